@@ -1,0 +1,81 @@
+{#- Small helpers the step macros share: rows as dicts, quoting, settings. -#}
+
+{% macro hotcold_rows(sql) %}
+  {%- set res = run_query(sql) -%}
+  {%- set out = [] -%}
+  {%- for row in res.rows -%}
+    {%- set d = {} -%}
+    {%- for name in res.column_names -%}{%- do d.update({name: row[name]}) -%}{%- endfor -%}
+    {%- do out.append(d) -%}
+  {%- endfor -%}
+  {{ return(out) }}
+{% endmacro %}
+
+{% macro hotcold_scalar(sql) %}
+  {%- set rows = hotcold_rows(sql) -%}
+  {{ return(rows[0].values() | list | first if rows else none) }}
+{% endmacro %}
+
+{#- Identifiers are validated when the config loads; quoting them too keeps keywords such as
+    "interval" safe in both PostgreSQL and DuckDB. -#}
+{% macro hotcold_q(name) %}
+  {%- if not modules.re.match('^[A-Za-z_][A-Za-z0-9_]{0,62}$', name | string) -%}
+    {{ exceptions.raise_compiler_error("hotcold_q: '" ~ name ~ "' is not a plain identifier; use letters, digits and underscores") }}
+  {%- endif -%}
+  {{ return('"' ~ name ~ '"') }}
+{% endmacro %}
+
+{% macro hotcold_lit(value) %}
+  {{ return("'" ~ (value | string).replace("'", "''") ~ "'") }}
+{% endmacro %}
+
+{% macro hotcold_settings() %}
+  {%- set rows = hotcold_rows("select * from _hotcold.settings") -%}
+  {%- if not rows -%}
+    {{ exceptions.raise_compiler_error("hotcold_settings: _hotcold.settings is empty; run dbt with the hotcold profile (profiles.yml lists the hotcold.dbt_plugin plugin)") }}
+  {%- endif -%}
+  {%- set s = rows[0] -%}
+  {%- do s.update({'hot_intervals': s.hot_intervals.split(',')}) -%}
+  {{ return(s) }}
+{% endmacro %}
+
+{#- The tables this run works on: var('tables'), else all with var('full'), else the
+    configured rotation set. -#}
+{% macro hotcold_selected_tables() %}
+  {%- set specs = hotcold_selected_tables_all() -%}
+  {%- set wanted = var('tables', none) -%}
+  {%- if wanted is string -%}{%- set wanted = wanted.split(',') -%}{%- endif -%}
+  {%- set known = specs | map(attribute='name') | list -%}
+  {%- for name in (wanted or []) -%}
+    {%- if name not in known -%}
+      {{ exceptions.raise_compiler_error("hotcold_selected_tables: unknown table '" ~ name ~ "'; configured tables: " ~ known | join(', ')) }}
+    {%- endif -%}
+  {%- endfor -%}
+  {%- set out = [] -%}
+  {%- for s in specs -%}
+    {%- if (wanted and s.name in wanted) or (not wanted and (var('full', false) or s.rotate)) -%}
+      {%- do out.append(s) -%}
+    {%- endif -%}
+  {%- endfor -%}
+  {{ return(out) }}
+{% endmacro %}
+
+{% macro hotcold_selected_tables_all() %}
+  {%- set specs = hotcold_rows("select * from _hotcold.table_specs order by name") -%}
+  {%- for s in specs -%}
+    {%- do s.update({'key': s.key_columns.split(','), 'interval_column': s.interval_column or none}) -%}
+  {%- endfor -%}
+  {{ return(specs) }}
+{% endmacro %}
+
+{#- Macros whose SQL depends on the kind of hot store (postgres or duckdb) rather than on the
+    adapter running them: the lake target is always DuckDB, the hot store it ATTACHes is not.
+    Same contract as adapter.dispatch: hotcold_<name>__<kind>. -#}
+{% macro hot_dispatch(name) %}
+  {%- set kind = hotcold_settings().hot_kind -%}
+  {%- set impl = context.get('hotcold_' ~ name ~ '__' ~ kind) -%}
+  {%- if impl is none -%}
+    {{ exceptions.raise_compiler_error("hot_dispatch: no hotcold_" ~ name ~ "__" ~ kind ~ " macro; hot store kinds are postgres and duckdb") }}
+  {%- endif -%}
+  {{ return(impl) }}
+{% endmacro %}

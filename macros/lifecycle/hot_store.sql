@@ -1,0 +1,148 @@
+{#- Everything that talks to the hot store, one implementation per kind of store.
+    postgres: reached through DuckDB's postgres extension as the attached catalog `hot`;
+    statements PostgreSQL must plan itself go through postgres_query / postgres_execute.
+    duckdb:   the embedded hot store file, attached as `hot`. -#}
+
+{% macro hot_relation_pg(spec) %}
+  {{ return(hotcold_q(hotcold_settings().hot_schema) ~ '.' ~ hotcold_q(spec.name)) }}
+{% endmacro %}
+
+{#- Rows that age out, each with its row version: what Delete later checks so that a row
+    changed after the export is never deleted. -#}
+{% macro hot_archival_select(spec, cutoff) %}
+  {{ return(hot_dispatch('archival_select')(spec, cutoff)) }}
+{% endmacro %}
+
+{% macro hotcold_archival_select__postgres(spec, cutoff) %}
+  {%- set s = hotcold_settings() -%}
+  {%- set cols = hotcold_rows("select * from postgres_query('hot', " ~ hotcold_lit(
+      "select a.attname::text as name, format_type(a.atttypid, a.atttypmod) as type
+         from pg_attribute a join pg_class c on c.oid = a.attrelid
+         join pg_namespace n on n.oid = c.relnamespace
+        where n.nspname = " ~ hotcold_lit(s.hot_schema) ~ " and c.relname = " ~ hotcold_lit(spec.name) ~ "
+          and a.attnum > 0 and not a.attisdropped order by a.attnum") ~ ")") -%}
+  {%- if not cols -%}
+    {{ exceptions.raise_compiler_error("hot_archival_select: table " ~ s.hot_schema ~ "." ~ spec.name ~ " not found in the hot store; create it or fix tables." ~ spec.name ~ " in unified_config.yaml") }}
+  {%- endif -%}
+  {%- set names = cols | map(attribute='name') | list -%}
+  {%- for c in spec.key + [spec.time_column] + ([spec.interval_column] if spec.interval_column else []) -%}
+    {%- if c not in names -%}
+      {{ exceptions.raise_compiler_error("hot_archival_select: column '" ~ c ~ "' of tables." ~ spec.name ~ " is not in " ~ s.hot_schema ~ "." ~ spec.name ~ " (columns: " ~ names | join(', ') ~ ")") }}
+    {%- endif -%}
+  {%- endfor -%}
+  {%- set select = [] -%}
+  {%- for c in cols -%}
+    {#- The extension reads unbounded NUMERIC as DOUBLE and json as text: send them as exact
+        text rather than round silently. -#}
+    {%- if c.type in ('numeric', 'json', 'jsonb') -%}
+      {%- do select.append(hotcold_q(c.name) ~ '::text AS ' ~ hotcold_q(c.name)) -%}
+    {%- else -%}
+      {%- do select.append(hotcold_q(c.name)) -%}
+    {%- endif -%}
+  {%- endfor -%}
+  {%- set pg_sql = "SELECT " ~ select | join(', ') ~ ", xmin::text::bigint AS _hc_version FROM "
+        ~ hot_relation_pg(spec) ~ " WHERE " ~ ages_out(spec, cutoff, s.hot_intervals) -%}
+  {{ return("select * from postgres_query('hot', " ~ hotcold_lit(pg_sql) ~ ")") }}
+{% endmacro %}
+
+{% macro hotcold_archival_select__duckdb(spec, cutoff) %}
+  {%- set s = hotcold_settings() -%}
+  {%- set found = hotcold_scalar("select count(*) from information_schema.tables where table_catalog = 'hot' and table_schema = " ~ hotcold_lit(s.hot_schema) ~ " and table_name = " ~ hotcold_lit(spec.name)) -%}
+  {%- if found == 0 -%}
+    {{ exceptions.raise_compiler_error("hot_archival_select: table " ~ s.hot_schema ~ "." ~ spec.name ~ " not found in the hot store; create it or fix tables." ~ spec.name ~ " in unified_config.yaml") }}
+  {%- endif -%}
+  {{ return("select t.*, hash(t) as _hc_version from hot." ~ hotcold_q(s.hot_schema) ~ "." ~ hotcold_q(spec.name)
+            ~ " t where " ~ ages_out(spec, cutoff, s.hot_intervals)) }}
+{% endmacro %}
+
+{#- Daily cost must follow the rows that age out, not the table: make sure the time column
+    is indexed, and say so when hotcold creates the index. Returns a note or ''. -#}
+{% macro hot_ensure_time_index(spec) %}
+  {{ return(hot_dispatch('ensure_time_index')(spec)) }}
+{% endmacro %}
+
+{% macro hotcold_ensure_time_index__postgres(spec) %}
+  {%- set rel = hot_relation_pg(spec) -%}
+  {%- set n = hotcold_scalar("select * from postgres_query('hot', " ~ hotcold_lit(
+      "select count(*) from pg_index i join pg_attribute a on a.attrelid = i.indrelid and a.attnum = i.indkey[0]
+        where i.indrelid = " ~ hotcold_lit(rel) ~ "::regclass and a.attname = " ~ hotcold_lit(spec.time_column)) ~ ")") -%}
+  {%- if n == 0 -%}
+    {%- set idx = hotcold_q(spec.name ~ '_' ~ spec.time_column ~ '_hotcold_idx') -%}
+    {%- do run_query("CALL postgres_execute('hot', " ~ hotcold_lit("CREATE INDEX CONCURRENTLY IF NOT EXISTS " ~ idx ~ " ON " ~ rel ~ " (" ~ hotcold_q(spec.time_column) ~ ")") ~ ", use_transaction=false)") -%}
+    {%- set note = "created index " ~ idx ~ " on " ~ rel ~ " (" ~ spec.time_column ~ ") so archival reads only aged rows" -%}
+    {%- do log("hotcold: " ~ note, info=true) -%}
+    {{ return(note) }}
+  {%- endif -%}
+  {{ return('') }}
+{% endmacro %}
+
+{% macro hotcold_ensure_time_index__duckdb(spec) %}
+  {#- DuckDB's zone maps already skip row groups outside the range. -#}
+  {{ return('') }}
+{% endmacro %}
+
+{#- Delete exactly the staged rows, in the versions staged, in one statement; returns the
+    number deleted. A row inserted or updated since the export has another version and
+    survives, to be archived by the next run. -#}
+{% macro hot_delete_staged(spec, stage, run_id, expected) %}
+  {{ return(hot_dispatch('delete_staged')(spec, stage, run_id, expected)) }}
+{% endmacro %}
+
+{% macro hotcold_delete_staged__postgres(spec, stage, run_id, expected) %}
+  {%- set pending = 'hotcold.' ~ hotcold_q('pending_' ~ spec.name) -%}
+  {%- set keys = [] -%}{%- for k in spec.key -%}{%- do keys.append(hotcold_q(k)) -%}{%- endfor -%}
+  {%- do run_query("CALL postgres_execute('hot', " ~ hotcold_lit(
+      "CREATE SCHEMA IF NOT EXISTS hotcold;
+       CREATE TABLE IF NOT EXISTS hotcold.delete_results (run_id text, table_name text, deleted bigint, expected bigint, at timestamptz DEFAULT now());
+       DROP TABLE IF EXISTS " ~ pending) ~ ", use_transaction=false)") -%}
+  {%- do run_query("CREATE TABLE hot.hotcold." ~ hotcold_q('pending_' ~ spec.name) ~ " AS SELECT " ~ keys | join(', ') ~ ", _hc_version FROM " ~ stage) -%}
+  {%- do adapter.commit() -%}
+  {%- set match = [] -%}
+  {%- for k in keys -%}{%- do match.append("t." ~ k ~ " = p." ~ k) -%}{%- endfor -%}
+  {#- One DO block: the delete and its count check commit or roll back together. -#}
+  {%- set body = "DO $hc$ DECLARE n bigint; BEGIN
+       DELETE FROM " ~ hot_relation_pg(spec) ~ " t USING " ~ pending ~ " p
+        WHERE " ~ match | join(' AND ') ~ " AND t.xmin::text::bigint = p._hc_version;
+       GET DIAGNOSTICS n = ROW_COUNT;
+       IF n > " ~ expected ~ " THEN RAISE EXCEPTION 'hotcold: delete matched % rows, more than the % verified', n, " ~ expected ~ "; END IF;
+       INSERT INTO hotcold.delete_results (run_id, table_name, deleted, expected) VALUES (" ~ hotcold_lit(run_id) ~ ", " ~ hotcold_lit(spec.name) ~ ", n, " ~ expected ~ ");
+     END $hc$" -%}
+  {%- do adapter.execute("CALL postgres_execute('hot', " ~ hotcold_lit(body) ~ ", use_transaction=false)", auto_begin=false) -%}
+  {%- set deleted = hotcold_scalar("select * from postgres_query('hot', " ~ hotcold_lit(
+      "select deleted from hotcold.delete_results where run_id = " ~ hotcold_lit(run_id) ~ " and table_name = " ~ hotcold_lit(spec.name) ~ " order by at desc limit 1") ~ ")") -%}
+  {%- do adapter.execute("CALL postgres_execute('hot', " ~ hotcold_lit("DROP TABLE IF EXISTS " ~ pending) ~ ", use_transaction=false)", auto_begin=false) -%}
+  {{ return(deleted) }}
+{% endmacro %}
+
+{% macro hotcold_delete_staged__duckdb(spec, stage, run_id, expected) %}
+  {%- set s = hotcold_settings() -%}
+  {%- set match = [] -%}
+  {%- for k in spec.key -%}{%- do match.append("t." ~ hotcold_q(k) ~ " = p." ~ hotcold_q(k)) -%}{%- endfor -%}
+  {%- set rel = "hot." ~ hotcold_q(s.hot_schema) ~ "." ~ hotcold_q(spec.name) -%}
+  {%- set where = match | join(' and ') ~ " and hash(t) = p._hc_version" -%}
+  {#- The embedded store is held open by this process alone, so nothing can change between
+      the count and the delete. -#}
+  {%- set deleted = hotcold_scalar("select count(*) from " ~ rel ~ " t, " ~ stage ~ " p where " ~ where) -%}
+  {%- do run_query("delete from " ~ rel ~ " t using " ~ stage ~ " p where " ~ where) -%}
+  {%- if deleted > expected -%}
+    {{ exceptions.raise_compiler_error("hot_delete_staged: matched " ~ deleted ~ " rows, more than the " ~ expected ~ " verified; rolled back") }}
+  {%- endif -%}
+  {{ return(deleted) }}
+{% endmacro %}
+
+{#- VACUUM (ANALYZE) runs outside any transaction; plain VACUUM makes the space reusable for
+    tomorrow's rows (VACUUM FULL is the cleanup command's choice, not the nightly one). -#}
+{% macro hot_vacuum(spec, full=false) %}
+  {{ return(hot_dispatch('vacuum')(spec, full)) }}
+{% endmacro %}
+
+{% macro hotcold_vacuum__postgres(spec, full) %}
+  {%- set opts = '(FULL, ANALYZE)' if full else '(ANALYZE)' -%}
+  {%- do adapter.commit() -%}
+  {%- do adapter.execute("CALL postgres_execute('hot', " ~ hotcold_lit("VACUUM " ~ opts ~ " " ~ hot_relation_pg(spec)) ~ ", use_transaction=false)", auto_begin=false) -%}
+{% endmacro %}
+
+{% macro hotcold_vacuum__duckdb(spec, full) %}
+  {%- do adapter.commit() -%}
+  {%- do adapter.execute("CHECKPOINT hot", auto_begin=false) -%}
+{% endmacro %}

@@ -1,0 +1,38 @@
+{#- The hot window: where "recent" ends and archival begins. -#}
+
+{#- Start of the as-of day (UTC) minus hot_days, as an ISO timestamp with zone. "Now" is an
+    input: var('as_of') when given (tests and back-dated runs), else the run's start. -#}
+{% macro hot_window_cutoff(as_of=none, hot_days=none) %}
+  {%- set hot_days = hot_days if hot_days is not none else hotcold_settings().hot_days -%}
+  {%- if hot_days is not number or hot_days < 1 or hot_days != hot_days | int -%}
+    {{ exceptions.raise_compiler_error("hot_window_cutoff: hot_days must be a whole number of days >= 1, got " ~ hot_days) }}
+  {%- endif -%}
+  {%- set as_of = as_of if as_of is not none else var('as_of', none) -%}
+  {%- if as_of is none -%}
+    {%- set day = run_started_at.date() -%}
+  {%- else -%}
+    {%- set text = as_of | string -%}
+    {%- if not modules.re.match('^\d{4}-\d{2}-\d{2}([T ].*)?$', text) -%}
+      {{ exceptions.raise_compiler_error("hot_window_cutoff: as_of must be a date like 2026-11-25, got '" ~ text ~ "'") }}
+    {%- endif -%}
+    {%- set day = modules.datetime.date.fromisoformat(text[:10]) -%}
+  {%- endif -%}
+  {%- set cutoff = day - modules.datetime.timedelta(days=hot_days | int) -%}
+  {{ return(cutoff.isoformat() ~ ' 00:00:00+00') }}
+{% endmacro %}
+
+{#- A row ages out when it is older than the window, or its interval is not a hot interval
+    (a NULL interval is not a hot one). Plain SQL that PostgreSQL and DuckDB both read. -#}
+{% macro ages_out(spec, cutoff, hot_intervals) %}
+  {%- if not hot_intervals -%}
+    {{ exceptions.raise_compiler_error("ages_out: hot_intervals is empty; list at least one, e.g. ['1day']") }}
+  {%- endif -%}
+  {%- set older = hotcold_q(spec.time_column) ~ ' < ' ~ hotcold_lit(cutoff) ~ '::timestamptz' -%}
+  {%- if spec.interval_column -%}
+    {%- set iv = hotcold_q(spec.interval_column) -%}
+    {%- set lits = [] -%}{%- for i in hot_intervals -%}{%- do lits.append(hotcold_lit(i)) -%}{%- endfor -%}
+    ({{ older }} OR {{ iv }} IS NULL OR {{ iv }} NOT IN ({{ lits | join(', ') }}))
+  {%- else -%}
+    ({{ older }})
+  {%- endif -%}
+{% endmacro %}

@@ -1,0 +1,38 @@
+{#- Step 5 (Delete): only when every day of this run's export for the table is verified and
+    published, delete from the hot store exactly the staged rows in their staged versions. -#}
+{% macro hotcold_step_delete() %}
+  {%- set run = hotcold_current_run() -%}
+  {%- for spec in hotcold_run_tables(run) -%}
+    {%- set started = hotcold_now() -%}
+    {%- set stage = '_hotcold.' ~ hotcold_q('stage__' ~ spec.name) -%}
+    {%- set expected = hotcold_scalar("select count(*) from " ~ stage) -%}
+    {%- set gate = hotcold_rows("select count(*) as days, coalesce(sum(new_rows), 0) as new_rows, count(*) filter (where published_at is null) as unpublished"
+        ~ " from _hotcold.export_days where run_id = " ~ hotcold_lit(invocation_id) ~ " and table_name = " ~ hotcold_lit(spec.name))[0] -%}
+    {%- if gate.unpublished > 0 or gate.new_rows != expected -%}
+      {{ exceptions.raise_compiler_error("delete refused for " ~ spec.name ~ ": " ~ gate.unpublished ~ " of " ~ gate.days ~ " days are not published and verified, or the verified rows ("
+          ~ gate.new_rows ~ ") differ from the staged rows (" ~ expected ~ "); nothing was deleted, re-run the rotation") }}
+    {%- endif -%}
+    {%- set deleted = hot_delete_staged(spec, stage, invocation_id, expected) if expected > 0 else 0 -%}
+    {%- set kept = expected - deleted -%}
+    {%- do hotcold_log_step('delete', spec.name, started, deleted, gate.days, 0,
+        (kept ~ ' rows changed since export were kept for the next run') if kept else '') -%}
+    {%- do adapter.commit() -%}
+  {%- endfor -%}
+{% endmacro %}
+
+{#- Step 6 (VACUUM): the hot tables this run deleted from. -#}
+{% macro hotcold_step_vacuum() %}
+  {%- set run = hotcold_current_run() -%}
+  {%- for spec in hotcold_run_tables(run) -%}
+    {%- set started = hotcold_now() -%}
+    {%- set deleted = hotcold_scalar("select coalesce(sum(rows), 0) from _hotcold.step_log where step = 'delete' and run_id = "
+        ~ hotcold_lit(invocation_id) ~ " and table_name = " ~ hotcold_lit(spec.name)) -%}
+    {%- if deleted > 0 -%}
+      {%- do hot_vacuum(spec) -%}
+      {%- do hotcold_log_step('vacuum', spec.name, started, deleted, 0, 0, 'VACUUM (ANALYZE)') -%}
+    {%- else -%}
+      {%- do hotcold_log_step('vacuum', spec.name, started, 0, 0, 0, 'nothing deleted, skipped') -%}
+    {%- endif -%}
+    {%- do adapter.commit() -%}
+  {%- endfor -%}
+{% endmacro %}

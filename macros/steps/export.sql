@@ -1,0 +1,79 @@
+{#- Step 2-3 (Export + Verify): for each day touched, write the merged day (staged rows win
+    over the lake's rows with the same key) to a staging folder, then read every staged file
+    back and compare count and an order-independent checksum of the values, per day, with
+    what was meant to be written. A mismatch stops the run before anything is published. -#}
+{% macro hotcold_step_export() %}
+  {%- set run = hotcold_current_run() -%}
+  {%- set s = hotcold_settings() -%}
+  {%- for spec in hotcold_run_tables(run) -%}
+    {%- set started = hotcold_now() -%}
+    {%- set stage = '_hotcold.' ~ hotcold_q('stage__' ~ spec.name) -%}
+    {%- set new_rows = hotcold_scalar("select count(*) from " ~ stage) -%}
+    {%- if new_rows > 0 -%}
+      {%- set cols = hotcold_lake_columns(stage) -%}
+      {%- set merged = hotcold_merged_days(spec, stage, cols, s.lake_root) -%}
+      {#- One new folder level only: DuckDB creates the target folder, not its parents. -#}
+      {%- set staging = s.staging_root ~ '/' ~ invocation_id ~ '__' ~ spec.name -%}
+      {%- do run_query("copy (" ~ merged ~ " order by year, month, day) to " ~ hotcold_lit(staging)
+          ~ " (format parquet, compression zstd, partition_by (year, month, day), overwrite_or_ignore)") -%}
+      {%- do hotcold_verify_staged(spec, stage, cols, merged, staging) -%}
+      {%- set totals = hotcold_rows("select count(*) as days, sum(rows) as rows, sum(bytes) as bytes from _hotcold.export_days where run_id = "
+          ~ hotcold_lit(invocation_id) ~ " and table_name = " ~ hotcold_lit(spec.name))[0] -%}
+      {%- do hotcold_log_step('export', spec.name, started, totals.rows, totals.days, totals.bytes, new_rows ~ ' new rows') -%}
+    {%- else -%}
+      {%- do hotcold_log_step('export', spec.name, started, 0, 0, 0, 'nothing aged out') -%}
+    {%- endif -%}
+    {%- do adapter.commit() -%}
+  {%- endfor -%}
+{% endmacro %}
+
+{#- The columns that go into lake files, in the hot table's order. -#}
+{% macro hotcold_lake_columns(stage) %}
+  {%- set out = [] -%}
+  {%- for c in hotcold_rows("select column_name from (describe " ~ stage ~ ")") -%}
+    {%- if c.column_name not in ('_hc_version', 'year', 'month', 'day') -%}{%- do out.append(hotcold_q(c.column_name)) -%}{%- endif -%}
+  {%- endfor -%}
+  {{ return(out) }}
+{% endmacro %}
+
+{#- The day files the lake already holds for the staged days, read back and merged. -#}
+{% macro hotcold_merged_days(spec, stage, cols, lake_root) %}
+  {%- set pattern = lake_root ~ '/' ~ spec.name ~ '/year=*/month=*/day=*/*.parquet' -%}
+  {%- set files = hotcold_rows("select g.file from glob(" ~ hotcold_lit(pattern) ~ ") g semi join (select distinct year, month, day from " ~ stage
+      ~ ") d on g.file like '%/year=' || d.year || '/month=' || d.month || '/day=' || d.day || '/%' order by 1") | map(attribute='file') | list -%}
+  {%- set fresh = "select " ~ cols | join(', ') ~ ", year, month, day from " ~ stage -%}
+  {%- if not files -%}{{ return(fresh) }}{%- endif -%}
+  {%- set lits = [] -%}{%- for f in files -%}{%- do lits.append(hotcold_lit(f)) -%}{%- endfor -%}
+  {%- set match = [] -%}{%- for k in spec.key -%}{%- do match.append("s." ~ hotcold_q(k) ~ " = l." ~ hotcold_q(k)) -%}{%- endfor -%}
+  {%- set kept = "select " ~ cols | join(', ') ~ ", year, month, day from read_parquet([" ~ lits | join(', ')
+      ~ "], hive_partitioning = true, hive_types = {'year': VARCHAR, 'month': VARCHAR, 'day': VARCHAR}) l"
+      ~ " where not exists (select 1 from " ~ stage ~ " s where " ~ match | join(' and ') ~ ")" -%}
+  {{ return("(" ~ fresh ~ " union all " ~ kept ~ ")") }}
+{% endmacro %}
+
+{% macro hotcold_checksum(cols) %}
+  {{- return("sum(hash(row(" ~ cols | join(', ') ~ "))::hugeint)") -}}
+{% endmacro %}
+
+{% macro hotcold_verify_staged(spec, stage, cols, merged, staging) %}
+  {%- set expected = "select year, month, day, count(*) as rows, " ~ hotcold_checksum(cols) ~ " as checksum from (" ~ merged ~ ") group by all" -%}
+  {%- set fresh = "select year, month, day, count(*) as new_rows from " ~ stage ~ " group by all" -%}
+  {%- set staged = "select year, month, day, count(*) as rows, " ~ hotcold_checksum(cols) ~ " as checksum, count(distinct filename) as files"
+      ~ " from read_parquet(" ~ hotcold_lit(staging ~ '/*/*/*/*.parquet') ~ ", hive_partitioning = true, filename = true,"
+      ~ " hive_types = {'year': VARCHAR, 'month': VARCHAR, 'day': VARCHAR}) group by all" -%}
+  {%- set sizes = "select regexp_extract(file_name, 'year=([0-9]+)/month=([0-9]+)/day=([0-9]+)', ['year', 'month', 'day']) as p, sum(total_compressed_size) as bytes"
+      ~ " from parquet_metadata(" ~ hotcold_lit(staging ~ '/*/*/*/*.parquet') ~ ") group by all" -%}
+  {%- do run_query("create or replace temp table hc_verify as select coalesce(e.year, g.year) as year, coalesce(e.month, g.month) as month, coalesce(e.day, g.day) as day,"
+      ~ " e.rows as expected_rows, e.checksum as expected_checksum, g.rows as staged_rows, g.checksum as staged_checksum, g.files, f.new_rows"
+      ~ " from (" ~ expected ~ ") e full join (" ~ staged ~ ") g using (year, month, day) left join (" ~ fresh ~ ") f using (year, month, day)") -%}
+  {%- set bad = hotcold_rows("select * from hc_verify where expected_rows is distinct from staged_rows or expected_checksum is distinct from staged_checksum order by 1, 2, 3 limit 5") -%}
+  {%- if bad -%}
+    {%- set b = bad[0] -%}
+    {{ exceptions.raise_compiler_error("verify failed for " ~ spec.name ~ " day " ~ b.year ~ "-" ~ b.month ~ "-" ~ b.day ~ ": expected "
+        ~ b.expected_rows ~ " rows, staged files hold " ~ b.staged_rows ~ " (checksums " ~ b.expected_checksum ~ " vs " ~ b.staged_checksum
+        ~ "); nothing was published or deleted, staged files are in " ~ staging) }}
+  {%- endif -%}
+  {%- do run_query("insert into _hotcold.export_days select " ~ hotcold_lit(invocation_id) ~ ", " ~ hotcold_lit(spec.name)
+      ~ ", v.year, v.month, v.day, v.staged_rows, coalesce(v.new_rows, 0), v.staged_checksum, v.files, z.bytes, null, null"
+      ~ " from hc_verify v left join (" ~ sizes ~ ") z on z.p.year = v.year and z.p.month = v.month and z.p.day = v.day") -%}
+{% endmacro %}

@@ -1,0 +1,47 @@
+{#- Step 1-2a (Plan + read): copy the rows that age out, with their row versions and
+    zero-padded partition values, from the hot store into the state database. One read of
+    the hot store per table; everything after works from this copy. -#}
+{% macro hotcold_step_stage() %}
+  {%- do hotcold_state_tables() -%}
+  {%- set s = hotcold_settings() -%}
+  {%- if not s.auto_rotation_enabled and not var('force', false) -%}
+    {{ exceptions.raise_compiler_error("rotation is disabled: storage.lifecycle.auto_rotation.enabled is false in " ~ s.config_path ~ "; pass --vars '{force: true}' (hotcold rotate --force) to run it anyway") }}
+  {%- endif -%}
+  {%- set cutoff = hot_window_cutoff() -%}
+  {%- set tables = hotcold_selected_tables() -%}
+  {#- We hold the rotation lock: any run still marked running died without closing. -#}
+  {%- do run_query("update _hotcold.runs set outcome = 'abandoned', finished_at = now() where outcome = 'running'") -%}
+  {%- do run_query("insert into _hotcold.runs (run_id, as_of, cutoff, tables, started_at, outcome) values ("
+      ~ hotcold_lit(invocation_id) ~ ", (" ~ hotcold_lit(cutoff) ~ "::timestamptz + interval " ~ hotcold_lit(s.hot_days ~ ' days') ~ ")::date, "
+      ~ hotcold_lit(cutoff) ~ "::timestamptz, " ~ hotcold_lit(tables | map(attribute='name') | join(',')) ~ ", now(), 'running')") -%}
+  {%- do adapter.commit() -%}
+  {%- for spec in tables -%}
+    {%- set started = hotcold_now() -%}
+    {%- set note = hot_ensure_time_index(spec) -%}
+    {%- set stage = '_hotcold.' ~ hotcold_q('stage__' ~ spec.name) -%}
+    {%- set ts = 'src.' ~ hotcold_q(spec.time_column) -%}
+    {%- do run_query("create or replace table " ~ stage ~ " as select src.*, "
+        ~ "strftime(" ~ ts ~ ", '%Y') as year, strftime(" ~ ts ~ ", '%m') as month, strftime(" ~ ts ~ ", '%d') as day "
+        ~ "from (" ~ hot_archival_select(spec, cutoff) ~ ") src order by " ~ ts) -%}
+    {%- do hotcold_check_keys(spec, stage) -%}
+    {%- set counts = hotcold_rows("select count(*) as n, count(distinct (year, month, day)) as d from " ~ stage)[0] -%}
+    {%- do hotcold_log_step('stage', spec.name, started, counts.n, counts.d, 0, note) -%}
+    {%- do adapter.commit() -%}
+  {%- endfor -%}
+{% endmacro %}
+
+{#- The lake de-duplicates on the key, so a NULL or repeated key would silently merge rows:
+    refuse the table before anything moves. -#}
+{% macro hotcold_check_keys(spec, stage) %}
+  {%- for k in spec.key -%}
+    {%- set nulls = hotcold_scalar("select count(*) from " ~ stage ~ " where " ~ hotcold_q(k) ~ " is null") -%}
+    {%- if nulls > 0 -%}
+      {{ exceptions.raise_compiler_error("table " ~ spec.name ~ ": " ~ nulls ~ " aged rows have NULL in key column '" ~ k ~ "'; fix those rows or the key in tables." ~ spec.name ~ ".key") }}
+    {%- endif -%}
+  {%- endfor -%}
+  {%- set keys = [] -%}{%- for k in spec.key -%}{%- do keys.append(hotcold_q(k)) -%}{%- endfor -%}
+  {%- set dups = hotcold_scalar("select count(*) from (select 1 from " ~ stage ~ " group by " ~ keys | join(', ') ~ " having count(*) > 1)") -%}
+  {%- if dups > 0 -%}
+    {{ exceptions.raise_compiler_error("table " ~ spec.name ~ ": " ~ dups ~ " keys (" ~ spec.key | join(', ') ~ ") appear more than once among aged rows; add a unique constraint on the key or fix tables." ~ spec.name ~ ".key") }}
+  {%- endif -%}
+{% endmacro %}

@@ -1,0 +1,9 @@
+"""Step 4 (Publish): move verified staged day files into the lake's layout."""
+
+
+def model(dbt, session):
+    dbt.config(materialized="table")
+    dbt.ref("hotcold_export")
+    from hotcold.publish import publish_run
+
+    return publish_run(session)

@@ -1,0 +1,66 @@
+"""The lake's layout and its file operations, in one place.
+
+Every path hotcold writes is built here, and every write, replace and delete goes through
+`LocalStore`, so an object-store backend later is one class, not a hunt through the code.
+Correctness never rests on renaming a directory: a day is one file, replaced whole.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from datetime import date
+from pathlib import Path
+
+
+def day_dir(root: Path, table: str, day: date) -> Path:
+    return Path(root) / table / f"year={day.year:04d}" / f"month={day.month:02d}" / f"day={day.day:02d}"
+
+
+def day_file(root: Path, table: str, day: date) -> Path:
+    return day_dir(root, table, day) / f"{table}_{day:%Y%m%d}.parquet"
+
+
+def staging_root(lake_root: Path) -> Path:
+    """Beside the lake, on the same filesystem, so publishing a day is one atomic replace."""
+    return Path(lake_root).parent / "_hotcold" / "staging"
+
+
+class LocalStore:
+    """A lake on a local or mounted filesystem. Files are private unless configured."""
+
+    def __init__(self, file_mode: int = 0o600, dir_mode: int = 0o700):
+        self.file_mode, self.dir_mode = file_mode, dir_mode
+
+    def replace(self, src: Path, dst: Path) -> None:
+        """Make `src` the file at `dst` in one step: readers see the old file or the new one."""
+        self._makedirs(dst.parent)
+        with open(src, "rb") as f:
+            os.fsync(f.fileno())
+        os.chmod(src, self.file_mode)
+        os.replace(src, dst)
+        self._fsync_dir(dst.parent)
+
+    def remove_tree(self, path: Path) -> None:
+        shutil.rmtree(path, ignore_errors=True)
+
+    def _makedirs(self, path: Path) -> None:
+        missing = []
+        p = path
+        while not p.exists():
+            missing.append(p)
+            p = p.parent
+        for d in reversed(missing):
+            d.mkdir(mode=self.dir_mode, exist_ok=True)
+
+    @staticmethod
+    def _fsync_dir(path: Path) -> None:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def store_for(root: Path) -> LocalStore:
+    return LocalStore()

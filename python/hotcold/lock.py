@@ -1,0 +1,95 @@
+"""One rotation at a time, on the lake and on PostgreSQL.
+
+Both locks die with their holder: the lake lock is an flock the kernel drops when the process
+exits; the PostgreSQL lock is a session advisory lock the server drops when the connection
+closes. No stale lock file ever needs a human to remove it.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import zlib
+from contextlib import contextmanager
+from pathlib import Path
+
+from .config import Config
+from .errors import RotationLocked
+
+HELD_ENV = "HOTCOLD_LOCK_HELD"
+ADVISORY_KEY = zlib.crc32(b"hotcold.rotation")
+
+
+class RotationLock:
+    def __init__(self, config: Config):
+        self.config = config
+        self._fd: int | None = None
+        self._pg = None
+
+    def acquire(self) -> "RotationLock":
+        path = self.config.state_path.parent / "rotation.lock"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
+            os.close(fd)
+            raise RotationLocked(
+                f"another hotcold rotation holds the lake lock (pid {holder}, {path})",
+                "wait for it to finish; the lock is released when that process exits",
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        self._fd = fd
+        if self.config.hot.kind == "postgres":
+            try:
+                self._pg = _advisory_lock(self.config)
+            except BaseException:
+                self.release()
+                raise
+        os.environ[HELD_ENV] = str(os.getpid())
+        return self
+
+    def release(self) -> None:
+        if os.environ.get(HELD_ENV) == str(os.getpid()):
+            del os.environ[HELD_ENV]
+        if self._pg is not None:
+            self._pg.close()
+            self._pg = None
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> "RotationLock":
+        return self.acquire()
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+def held_by_this_process() -> bool:
+    return os.environ.get(HELD_ENV) == str(os.getpid())
+
+
+def _advisory_lock(config: Config):
+    from .hot_store import connect_pg
+
+    conn = connect_pg(config, autocommit=True)
+    got = conn.execute("select pg_try_advisory_lock(%s)", [ADVISORY_KEY]).fetchone()[0]
+    if not got:
+        conn.close()
+        raise RotationLocked(
+            "another hotcold rotation holds the PostgreSQL advisory lock for this database",
+            "wait for it to finish; the server releases the lock when that session ends",
+        )
+    return conn
+
+
+@contextmanager
+def rotation_lock(config: Config):
+    lock = RotationLock(config).acquire()
+    try:
+        yield lock
+    finally:
+        lock.release()

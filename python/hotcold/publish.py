@@ -1,0 +1,86 @@
+"""Step 4 (Publish): verified staged day files replace the lake's day files.
+
+Runs inside dbt (the `hotcold_publish` Python model) on dbt's DuckDB connection. Each day is
+one atomic file replace, recorded in `_hotcold.lake_days` right after; a crash between days
+leaves every row in the lake, in the hot store, or both, and the next run re-stages them.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+from .errors import StepFailed
+from .lake import day_file, store_for
+from .faults import fail_point
+
+
+def current_run_id(session) -> str:
+    row = session.execute(
+        "select run_id from _hotcold.runs where outcome = 'running' order by started_at desc limit 1"
+    ).fetchone()
+    if row is None:
+        raise StepFailed("no rotation is running", "run the whole rotation: dbt build --select tag:rotation")
+    return row[0]
+
+
+def publish_run(session):
+    run_id = current_run_id(session)
+    lake_root, staging = session.execute("select lake_root, staging_root from _hotcold.settings").fetchone()
+    lake_root = Path(lake_root)
+    started = datetime.now(timezone.utc)
+    days = session.execute(
+        """select table_name, year, month, day, rows, checksum, staged_files, bytes
+             from _hotcold.export_days where run_id = ? and published_at is null
+            order by table_name, year, month, day""",
+        [run_id],
+    ).fetchall()
+    store = store_for(lake_root)
+    staging_root = Path(staging)
+    for table, y, m, d, rows, checksum, files, nbytes in days:
+        day = date(int(y), int(m), int(d))
+        staged = sorted((staging_root / f"{run_id}__{table}" / f"year={y}" / f"month={m}" / f"day={d}").glob("*.parquet"))
+        if len(staged) != files or not staged:
+            raise StepFailed(f"staged files for {table} {day} changed since verification ({len(staged)} found, {files} verified)", "re-run the rotation")
+        if len(staged) > 1:
+            staged = [_combine(session, staged, rows, checksum)]
+        final = day_file(lake_root, table, day)
+        fail_point("publish.before_replace")
+        store.replace(staged[0], final)
+        session.execute(
+            "update _hotcold.export_days set published_at = now(), path = ? where run_id = ? and table_name = ? and year = ? and month = ? and day = ?",
+            [str(final), run_id, table, y, m, d],
+        )
+        session.execute(
+            "insert or replace into _hotcold.lake_days values (?, ?, ?, ?, ?, ?, ?, now())",
+            [table, day, str(final), rows, checksum, final.stat().st_size, run_id],
+        )
+        fail_point("publish.between_days")
+    session.execute(
+        "insert into _hotcold.step_log select ?, 'publish', table_name, sum(rows), count(*), sum(bytes), ?, now(), '' from _hotcold.export_days where run_id = ? group by table_name",
+        [run_id, started, run_id],
+    )
+    for folder in staging_root.glob(f"{run_id}__*"):
+        store.remove_tree(folder)
+    return session.sql(f"select * from _hotcold.step_log where run_id = '{run_id}' and step = 'publish'")
+
+
+def _combine(session, files: list[Path], rows: int, checksum) -> Path:
+    """DuckDB's partitioned writer may split a day across files; the layout wants one."""
+    out = files[0].parent / "combined.parquet.tmp"
+    names = [c[0] for c in session.execute("describe select * from read_parquet(?, hive_partitioning = false)", [str(files[0])]).fetchall()]
+    cols = ", ".join(f'"{n}"' for n in names)
+    session.execute(
+        f"copy (select {cols} from read_parquet(?, hive_partitioning = false)) to '{out}' (format parquet, compression zstd)",
+        [[str(f) for f in files]],
+    )
+    got = session.execute(
+        f"select count(*), sum(hash(row({cols}))::hugeint) from read_parquet(?, hive_partitioning = false)", [str(out)]
+    ).fetchone()
+    if got[0] != rows or got[1] != checksum:
+        raise StepFailed(f"combining staged files {files[0].parent} changed the data", "re-run the rotation")
+    for f in files:
+        f.unlink()
+    final = files[0].parent / "combined.parquet"
+    out.rename(final)
+    return final
