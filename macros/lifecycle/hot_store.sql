@@ -95,6 +95,8 @@
       "CREATE SCHEMA IF NOT EXISTS hotcold;
        CREATE TABLE IF NOT EXISTS hotcold.delete_results (run_id text, table_name text, deleted bigint, expected bigint, at timestamptz DEFAULT now());
        DROP TABLE IF EXISTS " ~ pending) ~ ", use_transaction=false)") -%}
+  {#- DuckDB caches the attached catalog; make it see the schema just created. -#}
+  {%- do run_query("CALL pg_clear_cache()") -%}
   {%- do run_query("CREATE TABLE hot.hotcold." ~ hotcold_q('pending_' ~ spec.name) ~ " AS SELECT " ~ keys | join(', ') ~ ", _hc_version FROM " ~ stage) -%}
   {%- do adapter.commit() -%}
   {%- set match = [] -%}
