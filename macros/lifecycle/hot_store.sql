@@ -13,25 +13,40 @@
   {{ return(hot_dispatch('archival_select')(spec, cutoff)) }}
 {% endmacro %}
 
-{% macro hotcold_archival_select__postgres(spec, cutoff) %}
+{#- The hot table's columns (name, type), after checking that the table and every column the
+    config names exist: one clear error instead of a failure deep inside a step. -#}
+{% macro hot_table_columns(spec) %}
   {%- set s = hotcold_settings() -%}
-  {%- set cols = hotcold_rows("select * from postgres_query('hot', " ~ hotcold_lit(
-      "select a.attname::text as name, format_type(a.atttypid, a.atttypmod) as type
-         from pg_attribute a join pg_class c on c.oid = a.attrelid
-         join pg_namespace n on n.oid = c.relnamespace
-        where n.nspname = " ~ hotcold_lit(s.hot_schema) ~ " and c.relname = " ~ hotcold_lit(spec.name) ~ "
-          and a.attnum > 0 and not a.attisdropped order by a.attnum") ~ ")") -%}
+  {%- set cols = hot_dispatch('table_columns')(spec) -%}
   {%- if not cols -%}
-    {{ exceptions.raise_compiler_error("hot_archival_select: table " ~ s.hot_schema ~ "." ~ spec.name ~ " not found in the hot store; create it or fix tables." ~ spec.name ~ " in unified_config.yaml") }}
+    {{ exceptions.raise_compiler_error("table " ~ s.hot_schema ~ "." ~ spec.name ~ " not found in the hot store; create it or fix tables." ~ spec.name ~ " in unified_config.yaml") }}
   {%- endif -%}
   {%- set names = cols | map(attribute='name') | list -%}
   {%- for c in spec.key + [spec.time_column] + ([spec.interval_column] if spec.interval_column else []) -%}
     {%- if c not in names -%}
-      {{ exceptions.raise_compiler_error("hot_archival_select: column '" ~ c ~ "' of tables." ~ spec.name ~ " is not in " ~ s.hot_schema ~ "." ~ spec.name ~ " (columns: " ~ names | join(', ') ~ ")") }}
+      {{ exceptions.raise_compiler_error("column '" ~ c ~ "' of tables." ~ spec.name ~ " is not in " ~ s.hot_schema ~ "." ~ spec.name ~ " (columns: " ~ names | join(', ') ~ "); fix tables." ~ spec.name ~ " in unified_config.yaml") }}
     {%- endif -%}
   {%- endfor -%}
+  {{ return(cols) }}
+{% endmacro %}
+
+{% macro hotcold_table_columns__postgres(spec) %}
+  {{ return(hotcold_rows("select * from postgres_query('hot', " ~ hotcold_lit(
+      "select a.attname::text as name, format_type(a.atttypid, a.atttypmod) as type
+         from pg_attribute a join pg_class c on c.oid = a.attrelid
+         join pg_namespace n on n.oid = c.relnamespace
+        where n.nspname = " ~ hotcold_lit(hotcold_settings().hot_schema) ~ " and c.relname = " ~ hotcold_lit(spec.name) ~ "
+          and a.attnum > 0 and not a.attisdropped order by a.attnum") ~ ")")) }}
+{% endmacro %}
+
+{% macro hotcold_table_columns__duckdb(spec) %}
+  {{ return(hotcold_rows("select column_name as name, data_type as type from information_schema.columns where table_catalog = 'hot' and table_schema = "
+      ~ hotcold_lit(hotcold_settings().hot_schema) ~ " and table_name = " ~ hotcold_lit(spec.name) ~ " order by ordinal_position")) }}
+{% endmacro %}
+
+{% macro hotcold_archival_select__postgres(spec, cutoff) %}
   {%- set select = [] -%}
-  {%- for c in cols -%}
+  {%- for c in hot_table_columns(spec) -%}
     {#- The extension reads unbounded NUMERIC as DOUBLE and json as text: send them as exact
         text rather than round silently. -#}
     {%- if c.type in ('numeric', 'json', 'jsonb') -%}
@@ -41,16 +56,13 @@
     {%- endif -%}
   {%- endfor -%}
   {%- set pg_sql = "SELECT " ~ select | join(', ') ~ ", xmin::text::bigint AS _hc_version FROM "
-        ~ hot_relation_pg(spec) ~ " WHERE " ~ ages_out(spec, cutoff, s.hot_intervals) -%}
+        ~ hot_relation_pg(spec) ~ " WHERE " ~ ages_out(spec, cutoff, hotcold_settings().hot_intervals) -%}
   {{ return("select * from postgres_query('hot', " ~ hotcold_lit(pg_sql) ~ ")") }}
 {% endmacro %}
 
 {% macro hotcold_archival_select__duckdb(spec, cutoff) %}
   {%- set s = hotcold_settings() -%}
-  {%- set found = hotcold_scalar("select count(*) from information_schema.tables where table_catalog = 'hot' and table_schema = " ~ hotcold_lit(s.hot_schema) ~ " and table_name = " ~ hotcold_lit(spec.name)) -%}
-  {%- if found == 0 -%}
-    {{ exceptions.raise_compiler_error("hot_archival_select: table " ~ s.hot_schema ~ "." ~ spec.name ~ " not found in the hot store; create it or fix tables." ~ spec.name ~ " in unified_config.yaml") }}
-  {%- endif -%}
+  {%- do hot_table_columns(spec) -%}
   {{ return("select t.*, hash(t) as _hc_version from hot." ~ hotcold_q(s.hot_schema) ~ "." ~ hotcold_q(spec.name)
             ~ " t where " ~ ages_out(spec, cutoff, s.hot_intervals)) }}
 {% endmacro %}
