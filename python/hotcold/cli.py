@@ -1,0 +1,175 @@
+"""The `hotcold` command: a thin layer over the library.
+
+Every command takes --config; errors a user can fix print one `Error:` line with the fix and
+exit 1 (--debug shows the traceback instead).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from . import config as config_mod
+from .errors import HotColdError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Hot/cold storage lifecycle: PostgreSQL hot window, Parquet lake.")
+out = Console()
+err = Console(stderr=True)
+STATE = {"debug": False}
+
+ConfigOpt = typer.Option(None, "--config", "-c", help="Path to unified_config.yaml (default: ./unified_config.yaml, or $HOTCOLD_CONFIG).")
+AsOfOpt = typer.Option(None, "--as-of", help="Treat this date (YYYY-MM-DD, UTC) as today. Default: today.")
+JsonOpt = typer.Option(False, "--json", help="Print machine-readable JSON.")
+
+
+@app.callback()
+def main_options(debug: bool = typer.Option(False, "--debug", help="Show tracebacks instead of one-line errors.")):
+    STATE["debug"] = debug
+
+
+def _config(path: Optional[Path]) -> config_mod.Config:
+    return config_mod.load(path)
+
+
+def _progress(json_mode: bool):
+    """Step lines as the rotation goes: a live status on a terminal, log lines otherwise."""
+    if json_mode:
+        return None
+    def on_step(node: str, status: str) -> None:
+        step = node.replace("hotcold_", "")
+        if status == "started":
+            err.print(f"[dim]…[/dim] {step}" if err.is_terminal else f"hotcold: {step} started", highlight=False)
+        else:
+            err.print(f"[green]✓[/green] {step} {status}" if err.is_terminal else f"hotcold: {step} {status}", highlight=False)
+    return on_step
+
+
+@app.command()
+def rotate(
+    config: Optional[Path] = ConfigOpt,
+    dry_run: bool = typer.Option(False, "--dry-run", help="Report what would move; change nothing."),
+    force: bool = typer.Option(False, "--force", help="Run even when auto_rotation.enabled is false."),
+    full: bool = typer.Option(False, "--full", help="Rotate every configured table, not only storage.rotation.tables."),
+    table: Optional[list[str]] = typer.Option(None, "--table", "-t", help="Rotate only this table (repeatable)."),
+    as_of: Optional[str] = AsOfOpt,
+    json_out: bool = JsonOpt,
+):
+    """Archive rows older than the hot window to the lake, verify, delete them, VACUUM."""
+    from .rotation import rotate as do_rotate
+
+    report = do_rotate(_config(config), as_of=as_of, tables=table, full=full, force=force, dry_run=dry_run, on_step=_progress(json_out))
+    if json_out:
+        out.print_json(json.dumps(report.to_dict(), default=str))
+        return
+    _print_report(report)
+
+
+@app.command()
+def status(config: Optional[Path] = ConfigOpt, as_of: Optional[str] = AsOfOpt, json_out: bool = JsonOpt):
+    """Per table: what the hot store holds, what the lake holds, and the last run."""
+    from .status import archival_status
+
+    st = archival_status(_config(config), as_of)
+    if json_out:
+        out.print_json(json.dumps(st, default=str))
+        return
+    t = Table(title=f"hotcold status as of {st['as_of']}  (hot: {st['hot_store']})")
+    for col in ("table", "hot rows", "hot size", "oldest hot", "newest hot", "waiting", "lake days", "lake rows", "lake size", "last run"):
+        t.add_column(col, justify="right" if col not in ("table", "last run") else "left")
+    for name, s in st["tables"].items():
+        h, l, r = s["hot"], s["lake"], s["last_run"]
+        t.add_row(
+            name,
+            _n(h["rows"]) if h["note"] is None else h["note"],
+            _bytes(h["bytes"]), (h["oldest"] or "-")[:16], (h["newest"] or "-")[:16], _n(h["rows_waiting_to_age_out"]),
+            _n(l["days"]), _n(l["rows"]), _bytes(l["bytes"]),
+            f"{r['outcome']} {r['started_at'][:16]}" if r else "never",
+        )
+    out.print(t)
+
+
+@app.command()
+def demo(
+    config: Optional[Path] = ConfigOpt,
+    symbols: int = typer.Option(200, min=1, help="How many symbols to invent."),
+    years: int = typer.Option(3, min=1, help="How many years of history."),
+    as_of: Optional[str] = AsOfOpt,
+    json_out: bool = JsonOpt,
+):
+    """Fill the hot store with synthetic market data, news, features and sentiment, then rotate it."""
+    from .demo import run_demo
+
+    cfg = _config(config)
+    if not json_out:
+        err.print(f"hotcold demo: {symbols} symbols × {years} years into {cfg.hot.describe()}, lake at {cfg.lake_root}")
+    report = run_demo(cfg, symbols=symbols, years=years, as_of=as_of, on_step=_progress(json_out))
+    if json_out:
+        out.print_json(json.dumps(report.to_dict(), default=str))
+        return
+    _print_report(report)
+    out.print(f"\nLake: {cfg.lake_root}   log: {cfg.log_file}\nNext: [bold]hotcold status[/bold]")
+
+
+def _print_report(report) -> None:
+    title = f"{'DRY RUN — nothing changed. ' if report.dry_run else ''}rotation as of {report.as_of} (cutoff {report.cutoff:%Y-%m-%d} UTC)" if report.cutoff else "rotation"
+    t = Table(title=title)
+    if report.dry_run:
+        for col in ("table", "rows to archive", "days", "approx. size", "first day", "last day"):
+            t.add_column(col)
+        for name, p in report.tables.items():
+            t.add_row(name, _n(p["rows"]), _n(p["days"]), _bytes(p["bytes"]), p["first_day"] or "-", p["last_day"] or "-")
+    else:
+        for col in ("table", "archived", "deleted from hot", "lake days written", "lake bytes written", "note"):
+            t.add_column(col)
+        for name, p in report.tables.items():
+            notes = "; ".join(s["detail"] for s in p["steps"].values() if s.get("detail") and "VACUUM" not in s["detail"] and "new rows" not in s["detail"])
+            t.add_row(name, _n(p["archived_rows"]), _n(p["deleted_rows"]), _n(p["lake_days"]), _bytes(p["lake_bytes"]), notes)
+    out.print(t)
+
+
+def _n(v) -> str:
+    return "-" if v is None else f"{int(v):,}"
+
+
+def _bytes(v) -> str:
+    if v is None:
+        return "-"
+    v = float(v)
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if v < 1024 or unit == "TB":
+            return f"{v:.0f} {unit}" if unit == "B" else f"{v:.1f} {unit}"
+        v /= 1024
+
+
+def main() -> None:
+    try:
+        app(standalone_mode=False)
+    except HotColdError as exc:
+        if STATE["debug"]:
+            raise
+        err.print(f"[bold red]Error:[/bold red] {exc.problem}", highlight=False)
+        if exc.fix:
+            err.print(f"  fix: {exc.fix}", highlight=False)
+        sys.exit(1)
+    except typer.Abort:
+        err.print("Aborted.")
+        sys.exit(1)
+    except Exception as exc:  # click usage errors arrive here in non-standalone mode
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if isinstance(exc, click.exceptions.Exit):
+            sys.exit(exc.exit_code)
+        raise
+
+
+if __name__ == "__main__":
+    main()
