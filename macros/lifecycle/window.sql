@@ -12,7 +12,7 @@
     {%- set day = run_started_at.date() -%}
   {%- else -%}
     {%- set text = as_of | string -%}
-    {%- if not modules.re.match('^\d{4}-\d{2}-\d{2}([T ].*)?$', text) -%}
+    {%- if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ].*)?$', text) -%}
       {{ exceptions.raise_compiler_error("hot_window_cutoff: as_of must be a date like 2026-11-25, got '" ~ text ~ "'") }}
     {%- endif -%}
     {%- set day = modules.datetime.date.fromisoformat(text[:10]) -%}

@@ -25,6 +25,6 @@
   {%- set s = hotcold_settings() -%}
   {%- set ts = hotcold_q(spec.time_column) -%}
   {#- DuckDB keeps no per-row size; the text width is a fair stand-in for bytes. -#}
-  {{ return("select " ~ ts ~ "::date as day, count(*) as rows, sum(octet_length(t::varchar))::bigint as bytes from hot."
+  {{ return("select " ~ ts ~ "::date as day, count(*) as rows, sum(strlen(t::varchar))::bigint as bytes from hot."
       ~ hotcold_q(s.hot_schema) ~ "." ~ hotcold_q(spec.name) ~ " t where " ~ ages_out(spec, cutoff, s.hot_intervals) ~ " group by 1") }}
 {% endmacro %}

@@ -27,6 +27,6 @@
   {%- set s = hotcold_settings() -%}
   {%- set ts = hotcold_q(spec.time_column) -%}
   {#- DuckDB keeps no per-table size; the rows' text width is a fair stand-in. -#}
-  {{ return("select count(*) as rows, sum(octet_length(t::varchar))::bigint as bytes, min(" ~ ts ~ ")::timestamptz as oldest, max(" ~ ts ~ ")::timestamptz as newest, count(*) filter (where "
+  {{ return("select count(*) as rows, sum(strlen(t::varchar))::bigint as bytes, min(" ~ ts ~ ")::timestamptz as oldest, max(" ~ ts ~ ")::timestamptz as newest, count(*) filter (where "
       ~ ages_out(spec, cutoff, s.hot_intervals) ~ ") as aging_rows from hot." ~ hotcold_q(s.hot_schema) ~ "." ~ hotcold_q(spec.name) ~ " t") }}
 {% endmacro %}

@@ -51,11 +51,13 @@ def invoke(config: Config, args: list[str], vars: dict | None = None, on_event: 
         "--log-path", str(work / "logs"),
         "--vars", json.dumps(vars or {}, default=str),
     ]
-    seen: dict[str, str] = {}
     invocation: list[str] = []
+    errors: list[str] = []
 
     def callback(event) -> None:
         name = event.info.name
+        if event.info.level == "error" and event.info.msg:
+            errors.append(str(event.info.msg))
         if not invocation and getattr(event.info, "invocation_id", None):
             invocation.append(event.info.invocation_id)
         if name in ("NodeStart", "NodeFinished") and on_event:
@@ -64,7 +66,10 @@ def invoke(config: Config, args: list[str], vars: dict | None = None, on_event: 
             on_event(node, status)
 
     with _ONE_AT_A_TIME, _env(HOTCOLD_CONFIG=str(config.path)), _locked(config):
-        result = dbtRunner(callbacks=[callback]).invoke(cmd)
+        try:
+            result = dbtRunner(callbacks=[callback]).invoke(cmd)
+        finally:
+            _close_dbt_duckdb()
     outcome = DbtOutcome(invocation[0] if invocation else "")
     if result.exception is not None:
         raise StepFailed(f"dbt could not run: {_clean(str(result.exception))}", "nothing was deleted; fix the problem above and re-run")
@@ -72,10 +77,23 @@ def invoke(config: Config, args: list[str], vars: dict | None = None, on_event: 
         name = r.node.name if hasattr(r, "node") else r.unique_id.split(".")[-1]
         outcome.node_status[name] = str(r.status)
         if str(r.status) in ("error", "fail"):
-            raise StepFailed(f"step {name} failed: {_clean(r.message or '')}", _after(name))
+            raise StepFailed(f"step {name} failed: {_clean(r.message or ' '.join(errors))}", _after(name))
     if not result.success:
-        raise StepFailed(f"dbt {args[0]} failed", "see the dbt log under " + str(work / "logs"))
+        detail = _clean(" ".join(errors)) if errors else f"see the dbt log under {work / 'logs'}"
+        raise StepFailed(f"dbt {args[0]} failed: {detail}", _after(""))
     return outcome
+
+
+def _close_dbt_duckdb() -> None:
+    """dbt-duckdb keeps its DuckDB instance in a class attribute after dbt returns; close it so
+    the state database and an embedded hot store are free for the next caller in this
+    process (and for other processes once the lock is released)."""
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager as manager
+
+    with manager._LOCK:
+        env, manager._ENV = manager._ENV, None
+    if env is not None:
+        env.close()
 
 
 def _after(node: str) -> str:
@@ -87,7 +105,7 @@ def _after(node: str) -> str:
 def _clean(message: str) -> str:
     """dbt wraps our one-line errors in context lines; keep the line that says what is wrong."""
     lines = [ln.strip() for ln in message.splitlines() if ln.strip()]
-    useful = [ln for ln in lines if not ln.startswith(">") and not re.match(r"^(Compilation|Runtime|Database) Error", ln)]
+    useful = [ln for ln in lines if not ln.startswith(">") and not re.match(r"^(Encountered an error|(Compilation|Runtime|Database) Error)", ln)]
     return (useful or lines or [message])[0]
 
 

@@ -1,0 +1,139 @@
+"""Rotation end to end, on PostgreSQL and on the embedded DuckDB hot store: real dbt, real
+DuckDB, real Parquet. The invariant everywhere: hot rows ∪ lake rows = the rows before,
+each key exactly once."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+
+import pyarrow.dataset as ds
+import pytest
+
+import hotcold
+from hotcold.demo import fill_demo_data
+from hotcold.rotation import rotate
+from support import hot_conn, hot_rel, lake_files, snapshot, union_rows, write_config
+
+AS_OF = date(2026, 11, 25)
+MD_COLS = "symbol, interval, ts, open, high, low, close, volume, vwap"
+MD_KEY = "symbol, interval, ts"
+
+
+@pytest.fixture(params=["postgres", "duckdb"])
+def project(request, tmp_path):
+    dsn = request.getfixturevalue("pg_dsn") if request.param == "postgres" else None
+    config = hotcold.load_config(write_config(tmp_path, request.param, dsn))
+    fill_demo_data(config, symbols=6, years=1, as_of=AS_OF)
+    return config
+
+
+def assert_conserved(config, before, table="market_data", cols=MD_COLS):
+    hot, lake = union_rows(config, table, cols)
+    assert sorted(hot + lake, key=repr) == sorted(before, key=repr), "hot ∪ lake differs from the rows before"
+    keys = [r[:3] for r in hot + lake]
+    assert len(keys) == len(set(keys)), "a key appears twice across hot and lake"
+    return hot, lake
+
+
+def test_rotation_conserves_rows_and_is_idempotent(project):
+    before = snapshot(project, "market_data", MD_COLS)
+    report = rotate(project, as_of=AS_OF)
+    hot, lake = assert_conserved(project, before)
+    cutoff = report.cutoff
+    assert report.tables["market_data"]["archived_rows"] == len(lake) > 0
+    assert all(r[1] == "1day" and r[2] >= cutoff for r in hot), "hot keeps only the window of hot intervals"
+    assert all(r[2] < cutoff or r[1] != "1day" for r in lake)
+
+    # The same rotation again moves nothing and duplicates nothing.
+    again = rotate(project, as_of=AS_OF)
+    assert again.tables["market_data"]["archived_rows"] == 0
+    assert_conserved(project, before)
+
+    # Three days later: the next days age out and are merged into the lake.
+    later = rotate(project, as_of=AS_OF + timedelta(days=3))
+    assert later.tables["market_data"]["archived_rows"] > 0
+    assert_conserved(project, before)
+
+
+def test_late_row_for_an_archived_day_is_merged_once(project):
+    rotate(project, as_of=AS_OF)
+    conn = hot_conn(project)
+    rel = hot_rel(project, "market_data")
+    archived_day = conn.execute(f"select min(ts) from read_parquet('{project.lake_root}/market_data/*/*/*/*.parquet')").fetchone()[0]
+    conn.execute(f"insert into {rel} ({MD_COLS}) values ('LATE', '1day', ?, 1, 2, 0.5, 1.5, 10, 1.25)", [archived_day])
+    conn.close()
+    hot, lake = union_rows(project, "market_data", MD_COLS)
+    before = hot + lake
+    rotate(project, as_of=AS_OF)
+    hot, lake = assert_conserved(project, before)
+    assert [r for r in lake if r[0] == "LATE"] and not [r for r in hot if r[0] == "LATE"]
+    day_files = [f for f in lake_files(project) if f"{archived_day:%Y%m%d}" in f and f.startswith("market_data/")]
+    assert len(day_files) == 1, "a late row is merged into the day's one file"
+
+
+def test_dry_run_changes_nothing(project):
+    before = snapshot(project, "market_data", MD_COLS)
+    files_before = lake_files(project)
+    report = rotate(project, as_of=AS_OF, dry_run=True)
+    assert report.dry_run and report.tables["market_data"]["rows"] > 0 and report.tables["market_data"]["days"] > 0
+    assert snapshot(project, "market_data", MD_COLS) == before
+    assert lake_files(project) == files_before
+    real = rotate(project, as_of=AS_OF)
+    assert real.tables["market_data"]["archived_rows"] == report.tables["market_data"]["rows"]
+
+
+LAYOUT = re.compile(r"^(?P<t>[a-z_]+)/year=(?P<y>\d{4})/month=(?P<m>\d{2})/day=(?P<d>\d{2})/(?P=t)_(?P=y)(?P=m)(?P=d)\.parquet$")
+
+
+def test_full_rotation_layout_reads_back_with_pyarrow_and_duckdb(project):
+    befores = {t: snapshot(project, t, "*") for t in project.tables}
+    report = rotate(project, as_of=AS_OF, full=True)
+    files = lake_files(project)
+    assert files and all(LAYOUT.match(f) for f in files), [f for f in files if not LAYOUT.match(f)][:3]
+    for table in project.tables:
+        archived = report.tables[table]["archived_rows"]
+        assert archived > 0
+        dataset = ds.dataset(str(project.lake_root / table), format="parquet", partitioning="hive")
+        assert dataset.count_rows() == archived
+        assert {"year", "month", "day"} <= set(dataset.schema.names)
+        hot, lake = union_rows(project, table, "*")
+        assert len(hot) + len(lake) == len(befores[table])
+
+
+def test_rotation_log_has_a_line_per_step_per_table(project):
+    report = rotate(project, as_of=AS_OF)
+    lines = project.log_file.read_text().splitlines()
+    mine = [ln for ln in lines if f"run={report.run_id}" in ln]
+    steps = [re.search(r"step=(\w+)", ln).group(1) for ln in mine]
+    assert steps == ["stage", "export", "publish", "delete", "vacuum", "run"]
+    assert all("seconds=" in ln for ln in mine) and "outcome=ok" in mine[-1]
+
+
+def test_status_reports_hot_and_lake(project):
+    report = rotate(project, as_of=AS_OF)
+    st = hotcold.archival_status(project, as_of=AS_OF)
+    md = st["tables"]["market_data"]
+    hot, lake = union_rows(project, "market_data", MD_COLS)
+    assert md["hot"]["rows"] == len(hot) and md["hot"]["rows_waiting_to_age_out"] == 0
+    assert md["lake"]["rows"] == len(lake) and md["lake"]["files"] == md["lake"]["days"] > 0
+    assert md["last_run"]["run_id"] == report.run_id and md["last_run"]["outcome"] == "ok"
+    assert st["tables"]["news"]["lake"]["rows"] == 0 and st["tables"]["news"]["hot"]["rows_waiting_to_age_out"] > 0
+
+
+def test_lifecycle_manager_is_awaitable(project):
+    import asyncio
+
+    manager = hotcold.DataLifecycleManager(project)
+    status = asyncio.run(manager.get_archival_status(as_of=AS_OF))
+    assert set(status["tables"]) == set(project.tables)
+
+
+def test_disabled_rotation_refuses_and_force_runs(tmp_path, pg_dsn):
+    config = hotcold.load_config(write_config(tmp_path, "postgres", pg_dsn, auto_rotation={"enabled": False, "schedule": "0 2 * * *"}))
+    fill_demo_data(config, symbols=2, years=1, as_of=AS_OF)
+    before = snapshot(config, "market_data", MD_COLS)
+    with pytest.raises(hotcold.HotColdError, match="rotation is disabled"):
+        rotate(config, as_of=AS_OF)
+    assert snapshot(config, "market_data", MD_COLS) == before and lake_files(config) == []
+    assert rotate(config, as_of=AS_OF, force=True).tables["market_data"]["archived_rows"] > 0
