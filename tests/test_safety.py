@@ -1,0 +1,159 @@
+"""What must never happen: losing a value's exactness, deleting a row changed after export,
+or needing Python to be safe (plain `dbt build` keeps the same guarantee)."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+import threading
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+
+import psycopg
+import pytest
+import yaml
+
+import hotcold
+from hotcold import faults
+from hotcold.demo import fill_demo_data
+from hotcold.rotation import rotate
+from support import hot_conn, union_rows, write_config
+
+AS_OF = date(2026, 11, 25)
+MD_COLS = "symbol, interval, ts, open, high, low, close, volume, vwap"
+PROJECT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def pg_project(tmp_path, pg_dsn):
+    config = hotcold.load_config(write_config(tmp_path, "postgres", pg_dsn))
+    fill_demo_data(config, symbols=3, years=1, as_of=AS_OF)
+    return config
+
+
+def all_rows(config):
+    hot, lake = union_rows(config, "market_data", MD_COLS)
+    return hot, lake
+
+
+def test_rows_written_during_a_rotation_survive_and_are_archived_next_run(pg_project, pg_dsn):
+    aged_ts = datetime(2026, 3, 2, tzinfo=timezone.utc)
+    recent_ts = datetime(2026, 11, 20, tzinfo=timezone.utc)
+    inserted: list[tuple] = []
+    stop = threading.Event()
+
+    def writer():
+        # A second connection keeps writing late (aged) and new rows for the whole run.
+        with psycopg.connect(pg_dsn, autocommit=True) as conn:
+            i = 0
+            while not stop.is_set() and i < 500:
+                ts = (aged_ts if i % 2 else recent_ts) + timedelta(minutes=i)
+                conn.execute("insert into market_data (symbol, interval, ts, close) values ('W', '1day', %s, %s)", [ts, float(i)])
+                inserted.append(("W", "1day", ts))
+                i += 1
+
+    def mid_run_changes():
+        # After export and verify, before publish and delete: update an aged row that is
+        # already staged, and add a late row for an archived day.
+        faults.on("publish.before_replace", None)
+        with psycopg.connect(pg_dsn, autocommit=True) as conn:
+            conn.execute("update market_data set close = -1 where symbol = 'SYM0000' and interval = '1day' and ts = %s", [aged_ts])
+            conn.execute("insert into market_data (symbol, interval, ts, close) values ('LATE', '1day', %s, 7)", [aged_ts])
+
+    thread = threading.Thread(target=writer)
+    faults.on("publish.before_replace", mid_run_changes)
+    thread.start()
+    try:
+        first = rotate(pg_project, as_of=AS_OF)
+    finally:
+        stop.set()
+        thread.join()
+        faults.on("publish.before_replace", None)
+
+    hot, lake = all_rows(pg_project)
+    hot_keys = {r[:3] for r in hot}
+    assert ("SYM0000", "1day", aged_ts) in hot_keys, "a row updated after export must not be deleted"
+    assert ("LATE", "1day", aged_ts) in hot_keys, "a row inserted after export must not be deleted"
+    assert first.tables["market_data"]["deleted_rows"] == first.tables["market_data"]["archived_rows"] - 1
+
+    rotate(pg_project, as_of=AS_OF)
+    hot, lake = all_rows(pg_project)
+    keys = [r[:3] for r in hot + lake]
+    assert len(keys) == len(set(keys)), "no key twice across hot and lake"
+    assert set(inserted) <= set(keys), "every row the writer inserted is somewhere"
+    updated = [r for r in lake if r[:3] == ("SYM0000", "1day", aged_ts)]
+    assert len(updated) == 1 and updated[0][6] == -1, "the lake holds the latest version"
+    assert all(r[2] >= datetime(2026, 10, 26, tzinfo=timezone.utc) for r in hot)
+
+
+ODD_DDL = """
+create table oddities (
+  id integer primary key, ts timestamptz not null, big numeric, exact numeric(38,18),
+  f double precision, label text, doc jsonb, d date)
+"""
+ODD_ROWS = [
+    (1, "2026-01-01 00:00:00+00", Decimal("12345678901234567890.123456789012345678901234"), Decimal("12345678901234567890.123456789012345678"), float("nan"), "a/b/c", {"k": [1, 2, {"x": None}]}, date(2024, 2, 29)),
+    (2, "2024-02-29 23:59:59.999999+00", Decimal("-0.000000000000000000000001"), Decimal("-0.000000000000000001"), float("inf"), "ünïcødé ✓ 日本", {"quote": "it's \"q\""}, None),
+    (3, "2026-03-29 01:30:00+00", Decimal("NaN"), None, float("-inf"), "it's; drop table x; --", [], date(1900, 1, 1)),
+    (4, "1970-01-01 00:00:00+00", None, Decimal("0"), None, None, None, date(9999, 12, 31)),
+    (5, "1901-12-14 20:45:52+00", Decimal("1e-40"), Decimal("99999999999999999999.999999999999999999"), -0.0, "", {}, None),
+]
+
+
+def test_values_survive_the_trip_exactly(tmp_path, pg_dsn):
+    path = write_config(tmp_path, "postgres", pg_dsn)
+    cfg = yaml.safe_load(path.read_text())
+    cfg["tables"]["oddities"] = {"time_column": "ts", "key": ["id"]}
+    path.write_text(yaml.safe_dump(cfg))
+    config = hotcold.load_config(path)
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        conn.execute(ODD_DDL)
+        with conn.cursor() as cur:
+            cur.executemany("insert into oddities values (%s, %s, %s, %s, %s, %s, %s, %s)",
+                            [(*r[:6], psycopg.types.json.Jsonb(r[6]) if r[6] is not None else None, r[7]) for r in ODD_ROWS])
+        before = conn.execute("select id, ts, big, exact, f, label, doc, d from oddities order by id").fetchall()
+
+    report = rotate(config, as_of=AS_OF, tables=["oddities"])
+    assert report.tables["oddities"]["archived_rows"] == len(ODD_ROWS)
+    assert "created index" in report.tables["oddities"]["steps"]["stage"]["detail"]
+    with psycopg.connect(pg_dsn) as conn:
+        assert conn.execute("select count(*) from oddities").fetchone()[0] == 0
+        assert conn.execute("select count(*) from pg_indexes where tablename = 'oddities' and indexdef like '%(ts)%'").fetchone()[0] == 1
+
+    conn = hot_conn(config)
+    lake = conn.execute(
+        f"select id, ts, big, exact, f, label, doc, d from read_parquet('{config.lake_root}/oddities/*/*/*/*.parquet', hive_partitioning = false) order by id"
+    ).fetchall()
+    conn.close()
+    assert len(lake) == len(before)
+    for got, want in zip(lake, before):
+        assert got[0] == want[0] and got[1] == want[1]
+        assert (got[2] is None and want[2] is None) or Decimal(got[2]).compare_total(want[2]) == 0 or (Decimal(got[2]).is_nan() and want[2].is_nan())
+        assert got[3] == want[3]
+        assert (got[4] is None and want[4] is None) or (math.isnan(want[4]) and math.isnan(got[4])) or (got[4] == want[4] and math.copysign(1, got[4]) == math.copysign(1, want[4]))
+        assert got[5] == want[5]
+        assert (got[6] is None and want[6] is None) or json.loads(got[6]) == want[6]
+        assert got[7] == want[7]
+
+
+def test_plain_dbt_build_rotates_with_the_same_guarantees(pg_project):
+    hot, lake = all_rows(pg_project)
+    before = sorted(hot + lake, key=repr)
+    dbt = Path(sys.executable).with_name("dbt")
+    env = {**os.environ, "HOTCOLD_CONFIG": str(pg_project.path)}
+    env.pop("HOTCOLD_LOCK_HELD", None)
+    proc = subprocess.run(
+        [str(dbt), "build", "--select", "tag:rotation", "--project-dir", str(PROJECT), "--profiles-dir", str(PROJECT),
+         "--target-path", str(pg_project.path.parent / "target"), "--log-path", str(pg_project.path.parent / "dbt-logs"),
+         "--vars", "{as_of: 2026-11-25}"],
+        env=env, capture_output=True, text=True, cwd=pg_project.path.parent, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    hot, lake = all_rows(pg_project)
+    assert lake and sorted(hot + lake, key=repr) == before
+    assert len({r[:3] for r in hot + lake}) == len(before)
+    assert "step=run" in pg_project.log_file.read_text()
