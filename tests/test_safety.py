@@ -157,3 +157,26 @@ def test_plain_dbt_build_rotates_with_the_same_guarantees(pg_project):
     assert lake and sorted(hot + lake, key=repr) == before
     assert len({r[:3] for r in hot + lake}) == len(before)
     assert "step=run" in pg_project.log_file.read_text()
+
+
+@pytest.mark.parametrize("point", ["publish.before_replace", "publish.between_days"])
+def test_a_rotation_killed_mid_publish_completes_on_rerun(pg_project, point):
+    hot, lake = all_rows(pg_project)
+    before = sorted(hot + lake, key=repr)
+    env = {**os.environ, "HOTCOLD_FAIL_AT": f"{point}:kill"}
+    env.pop("HOTCOLD_LOCK_HELD", None)
+    hotcold_bin = Path(sys.executable).with_name("hotcold")
+    proc = subprocess.run([str(hotcold_bin), "rotate", "--config", str(pg_project.path), "--as-of", "2026-11-25"],
+                          env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == -9, proc.stderr[-2000:]
+    hot, lake = all_rows(pg_project)
+    assert set(before) == set(hot) | set(lake), "after the kill every row is in hot, lake or both"
+
+    report = rotate(pg_project, as_of=AS_OF)
+    hot, lake = all_rows(pg_project)
+    assert sorted(hot + lake, key=repr) == before, "the re-run loses nothing and duplicates nothing"
+    assert report.tables["market_data"]["deleted_rows"] > 0
+    staging = pg_project.lake_root.parent / "_hotcold" / "staging"
+    assert list(staging.iterdir()) == [], "the dead run's staging folder is cleared"
+    runs = hotcold.archival_status(pg_project, as_of=AS_OF)["tables"]["market_data"]["last_run"]
+    assert runs["outcome"] == "ok"

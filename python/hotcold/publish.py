@@ -60,7 +60,9 @@ def publish_run(session):
         "insert into _hotcold.step_log select ?, 'publish', table_name, sum(rows), count(*), sum(bytes), ?, now(), '' from _hotcold.export_days where run_id = ? group by table_name",
         [run_id, started, run_id],
     )
-    for folder in staging_root.glob(f"{run_id}__*"):
+    # We hold the rotation lock, so staging folders of other runs are left by runs that died;
+    # their rows are still in the hot store and were staged again by this run.
+    for folder in staging_root.iterdir():
         store.remove_tree(folder)
     return session.sql(f"select * from _hotcold.step_log where run_id = '{run_id}' and step = 'publish'")
 
