@@ -7,19 +7,23 @@ exit 1 (--debug shows the traceback instead).
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from . import config as config_mod
 from .errors import HotColdError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Hot/cold storage lifecycle: PostgreSQL hot window, Parquet lake.")
-out = Console()
+# Piped or redirected output (cron mail, `| less`) would be squeezed to 80 columns and the
+# status table truncated to "mark…"; give it room unless the user set COLUMNS.
+out = Console(width=None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 200)
 err = Console(stderr=True)
 STATE = {"debug": False}
 
@@ -149,26 +153,19 @@ def _bytes(v) -> str:
 
 def main() -> None:
     try:
-        app(standalone_mode=False)
+        # Standalone mode: typer reports usage errors itself (exit 2) and handles Exit/Abort.
+        # (Recent typer vendors click, so matching click's exception classes here missed them
+        # and printed a traceback for a mistyped option.) Our errors still propagate to here.
+        app()
     except HotColdError as exc:
         if STATE["debug"]:
             raise
-        err.print(f"[bold red]Error:[/bold red] {exc.problem}", highlight=False)
+        # Escape: messages carry user text ("[symbol, ts]", "--table '[/b]'") that is not markup.
+        # soft_wrap: one line each, whatever the terminal width, so scripts can grep them.
+        err.print(f"[bold red]Error:[/bold red] {escape(exc.problem)}", highlight=False, soft_wrap=True)
         if exc.fix:
-            err.print(f"  fix: {exc.fix}", highlight=False)
+            err.print(f"  fix: {escape(exc.fix)}", highlight=False, soft_wrap=True)
         sys.exit(1)
-    except typer.Abort:
-        err.print("Aborted.")
-        sys.exit(1)
-    except Exception as exc:  # click usage errors arrive here in non-standalone mode
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Exit):
-            sys.exit(exc.exit_code)
-        raise
 
 
 if __name__ == "__main__":

@@ -87,7 +87,8 @@ class Config:
 
 def redact_dsn(dsn: str) -> str:
     dsn = re.sub(r"(://[^:/@]*):[^@]*@", r"\1:***@", dsn)
-    return re.sub(r"(password\s*=\s*)(\S+)", r"\1***", dsn, flags=re.I)
+    # libpq allows a quoted value (password='a b\'c'); redact all of it, not its first word.
+    return re.sub(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'?|\S+)", r"\1***", dsn, flags=re.I)
 
 
 def load(path: str | os.PathLike | None = None) -> Config:
@@ -132,26 +133,30 @@ class _Section:
         if data is None:
             data = {}
         if not isinstance(data, dict):
-            raise ConfigError(f"'{where}' must be a mapping, got {type(data).__name__}", "see unified_config.yaml in the README")
+            raise ConfigError(f"'{where or 'config'}' must be a mapping, got {type(data).__name__}", "see unified_config.yaml in the README")
         unknown = sorted(set(data) - allowed)
         if unknown:
             raise ConfigError(
-                f"unknown config key '{where}.{unknown[0]}'",
-                f"allowed keys under '{where}': {', '.join(sorted(allowed))}",
+                f"unknown config key '{_dotted(where, unknown[0])}'",
+                f"allowed keys {f'under {where!r}' if where else 'at the top level'}: {', '.join(sorted(allowed))}",
             )
         self.data, self.where = data, where
 
     def get(self, key: str, kind: type | tuple, default: Any) -> Any:
         value = self.data.get(key, default)
-        if kind is int and isinstance(value, bool):
-            value = "bool"  # bool is an int subclass; refuse it as a count
-        if not isinstance(value, kind):
+        # bool is an int subclass; refuse it as a count
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
             want = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
-            raise ConfigError(f"'{self.where}.{key}' must be {want}, got {value!r}", f"set {self.where}.{key} to a {want}")
+            raise ConfigError(f"'{_dotted(self.where, key)}' must be {want}, got {value!r}", f"set {_dotted(self.where, key)} to a {want}")
         return value
 
     def section(self, key: str, allowed: set[str]) -> "_Section":
-        return _Section(self.data.get(key), f"{self.where}.{key}", allowed)
+        return _Section(self.data.get(key), _dotted(self.where, key), allowed)
+
+
+def _dotted(where: str, key: str) -> str:
+    """The key's path as the user writes it in the YAML: storage.lifecycle.hot_days."""
+    return f"{where}.{key}" if where else key
 
 
 def identifier(name: Any, where: str) -> str:
@@ -164,7 +169,7 @@ def identifier(name: Any, where: str) -> str:
 
 
 def parse(raw: dict, cfg_path: Path) -> Config:
-    root = _Section(raw, "config", {"storage", "tables"})
+    root = _Section(raw, "", {"storage", "tables"})
     storage = root.section("storage", {"lifecycle", "hot_store", "lake", "logging", "rotation"})
     life = storage.section("lifecycle", {"hot_days", "hot_intervals", "archive_on_backfill", "auto_rotation"})
     auto = life.section("auto_rotation", {"enabled", "schedule"})
@@ -229,12 +234,16 @@ def _check_dsn(dsn: str) -> None:
     try:
         from psycopg.conninfo import conninfo_to_dict
 
-        conninfo_to_dict(dsn)
+        parts = conninfo_to_dict(dsn)
     except Exception:
         raise ConfigError(
             f"hot store DSN is not a valid PostgreSQL connection string: {redact_dsn(dsn)!r}",
             "use 'host=H port=5432 dbname=D user=U' or postgresql://U@H:5432/D (passwords belong in PGPASSWORD)",
         ) from None
+    # libpq only checks the port when it connects; a typo should fail here, on load.
+    port = str(parts.get("port") or "")
+    if port and not all(p == "" or (p.isdigit() and 0 < int(p) < 65536) for p in port.split(",")):
+        raise ConfigError(f"hot store DSN has an invalid port {port!r}: {redact_dsn(dsn)!r}", "use a port number such as port=5432")
 
 
 DEFAULT_TABLES = {

@@ -15,7 +15,7 @@ def connect_pg(config: Config, autocommit: bool = False):
     try:
         return psycopg.connect(config.hot.dsn, autocommit=autocommit, connect_timeout=10)
     except psycopg.OperationalError as exc:
-        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        reason = " ".join(str(exc).split()) or type(exc).__name__
         raise HotColdError(
             f"cannot connect to the hot store {redact_dsn(config.hot.dsn or '')}: {reason}",
             "check HOTCOLD_HOT_DSN / storage.hot_store.dsn, that the server is up, and PGPASSWORD",

@@ -46,8 +46,9 @@ def parse_as_of(value: str | date | None) -> date:
         return value.astimezone(timezone.utc).date() if value.tzinfo else value.date()
     if isinstance(value, date):
         return value
+    text = str(value).strip()
     try:
-        return date.fromisoformat(str(value)[:10])
+        return date.fromisoformat(text) if len(text) == 10 else parse_as_of(datetime.fromisoformat(text))
     except ValueError:
         raise HotColdError(f"--as-of must be a date like 2026-11-25, got {value!r}", "use YYYY-MM-DD") from None
 
