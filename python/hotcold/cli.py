@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from contextlib import contextmanager
 import sys
 from pathlib import Path
 from typing import Optional
@@ -15,6 +16,7 @@ from typing import Optional
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from . import config as config_mod
@@ -41,17 +43,30 @@ def _config(path: Optional[Path]) -> config_mod.Config:
     return config_mod.load(path)
 
 
+@contextmanager
 def _progress(json_mode: bool):
-    """Step lines as the rotation goes: a live status on a terminal, log lines otherwise."""
+    """Yields a step callback: a rich progress bar on a terminal, plain log lines otherwise,
+    nothing with --json (stdout is the JSON)."""
+    from .rotation import STEPS
+
     if json_mode:
-        return None
-    def on_step(node: str, status: str) -> None:
-        step = node.replace("hotcold_", "")
-        if status == "started":
-            err.print(f"[dim]…[/dim] {step}" if err.is_terminal else f"hotcold: {step} started", highlight=False)
-        else:
-            err.print(f"[green]✓[/green] {step} {status}" if err.is_terminal else f"hotcold: {step} {status}", highlight=False)
-    return on_step
+        yield None
+        return
+    if not err.is_terminal:
+        yield lambda node, status: err.print(f"hotcold: {node.replace('hotcold_', '')} {status}", highlight=False, soft_wrap=True)
+        return
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=err, transient=True) as bar:
+        task = bar.add_task("rotation", total=len(STEPS))
+
+        def on_step(node: str, status: str) -> None:
+            step = node.replace("hotcold_", "")
+            if status == "started":
+                bar.update(task, description=f"rotation: {step}")
+            elif node in STEPS:
+                bar.advance(task)
+                err.print(f"[green]✓[/green] {step}", highlight=False)
+
+        yield on_step
 
 
 @app.command()
@@ -67,7 +82,9 @@ def rotate(
     """Archive rows older than the hot window to the lake, verify, delete them, VACUUM."""
     from .rotation import rotate as do_rotate
 
-    report = do_rotate(_config(config), as_of=as_of, tables=table, full=full, force=force, dry_run=dry_run, on_step=_progress(json_out))
+    cfg = _config(config)
+    with _progress(json_out) as on_step:
+        report = do_rotate(cfg, as_of=as_of, tables=table, full=full, force=force, dry_run=dry_run, on_step=on_step)
     if json_out:
         out.print_json(json.dumps(report.to_dict(), default=str))
         return
@@ -112,7 +129,8 @@ def demo(
     cfg = _config(config)
     if not json_out:
         err.print(f"hotcold demo: {symbols} symbols × {years} years into {cfg.hot.describe()}, lake at {cfg.lake_root}")
-    report = run_demo(cfg, symbols=symbols, years=years, as_of=as_of, on_step=_progress(json_out))
+    with _progress(json_out) as on_step:
+        report = run_demo(cfg, symbols=symbols, years=years, as_of=as_of, on_step=on_step)
     if json_out:
         out.print_json(json.dumps(report.to_dict(), default=str))
         return
