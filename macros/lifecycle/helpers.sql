@@ -25,6 +25,19 @@
   {{ return('"' ~ name ~ '"') }}
 {% endmacro %}
 
+{#- "a.k1 = b.k1 and a.k2 = b.k2": the join on a table's key, used wherever staged rows
+    meet hot or lake rows. -#}
+{% macro hotcold_key_match(key, left, right) %}
+  {%- set parts = [] -%}
+  {%- for k in key -%}{%- do parts.append(left ~ "." ~ hotcold_q(k) ~ " = " ~ right ~ "." ~ hotcold_q(k)) -%}{%- endfor -%}
+  {{ return(parts | join(' and ')) }}
+{% endmacro %}
+
+{% macro hotcold_q_list(names) %}
+  {%- set out = [] -%}{%- for n in names -%}{%- do out.append(hotcold_q(n)) -%}{%- endfor -%}
+  {{ return(out | join(', ')) }}
+{% endmacro %}
+
 {% macro hotcold_lit(value) %}
   {{ return("'" ~ (value | string).replace("'", "''") ~ "'") }}
 {% endmacro %}

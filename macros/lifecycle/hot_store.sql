@@ -102,21 +102,18 @@
 
 {% macro hotcold_delete_staged__postgres(spec, stage, run_id, expected) %}
   {%- set pending = 'hotcold.' ~ hotcold_q('pending_' ~ spec.name) -%}
-  {%- set keys = [] -%}{%- for k in spec.key -%}{%- do keys.append(hotcold_q(k)) -%}{%- endfor -%}
   {%- do run_query("CALL postgres_execute('hot', " ~ hotcold_lit(
       "CREATE SCHEMA IF NOT EXISTS hotcold;
        CREATE TABLE IF NOT EXISTS hotcold.delete_results (run_id text, table_name text, deleted bigint, expected bigint, at timestamptz DEFAULT now());
        DROP TABLE IF EXISTS " ~ pending) ~ ", use_transaction=false)") -%}
   {#- DuckDB caches the attached catalog; make it see the schema just created. -#}
   {%- do run_query("CALL pg_clear_cache()") -%}
-  {%- do run_query("CREATE TABLE hot.hotcold." ~ hotcold_q('pending_' ~ spec.name) ~ " AS SELECT " ~ keys | join(', ') ~ ", _hc_version FROM " ~ stage) -%}
+  {%- do run_query("CREATE TABLE hot.hotcold." ~ hotcold_q('pending_' ~ spec.name) ~ " AS SELECT " ~ hotcold_q_list(spec.key) ~ ", _hc_version FROM " ~ stage) -%}
   {%- do adapter.commit() -%}
-  {%- set match = [] -%}
-  {%- for k in keys -%}{%- do match.append("t." ~ k ~ " = p." ~ k) -%}{%- endfor -%}
   {#- One DO block: the delete and its count check commit or roll back together. -#}
   {%- set body = "DO $hc$ DECLARE n bigint; BEGIN
        DELETE FROM " ~ hot_relation_pg(spec) ~ " t USING " ~ pending ~ " p
-        WHERE " ~ match | join(' AND ') ~ " AND t.xmin::text::bigint = p._hc_version;
+        WHERE " ~ hotcold_key_match(spec.key, 't', 'p') ~ " AND t.xmin::text::bigint = p._hc_version;
        GET DIAGNOSTICS n = ROW_COUNT;
        IF n > " ~ expected ~ " THEN RAISE EXCEPTION 'hotcold: delete matched % rows, more than the % verified', n, " ~ expected ~ "; END IF;
        INSERT INTO hotcold.delete_results (run_id, table_name, deleted, expected) VALUES (" ~ hotcold_lit(run_id) ~ ", " ~ hotcold_lit(spec.name) ~ ", n, " ~ expected ~ ");
@@ -130,10 +127,8 @@
 
 {% macro hotcold_delete_staged__duckdb(spec, stage, run_id, expected) %}
   {%- set s = hotcold_settings() -%}
-  {%- set match = [] -%}
-  {%- for k in spec.key -%}{%- do match.append("t." ~ hotcold_q(k) ~ " = p." ~ hotcold_q(k)) -%}{%- endfor -%}
   {%- set rel = "hot." ~ hotcold_q(s.hot_schema) ~ "." ~ hotcold_q(spec.name) -%}
-  {%- set where = match | join(' and ') ~ " and hash(t) = p._hc_version" -%}
+  {%- set where = hotcold_key_match(spec.key, 't', 'p') ~ " and hash(t) = p._hc_version" -%}
   {#- The embedded store is held open by this process alone, so nothing can change between
       the count and the delete. -#}
   {%- set deleted = hotcold_scalar("select count(*) from " ~ rel ~ " t, " ~ stage ~ " p where " ~ where) -%}

@@ -44,10 +44,9 @@
   {%- set fresh = "select " ~ cols | join(', ') ~ ", year, month, day from " ~ stage -%}
   {%- if not files -%}{{ return(fresh) }}{%- endif -%}
   {%- set lits = [] -%}{%- for f in files -%}{%- do lits.append(hotcold_lit(f)) -%}{%- endfor -%}
-  {%- set match = [] -%}{%- for k in spec.key -%}{%- do match.append("s." ~ hotcold_q(k) ~ " = l." ~ hotcold_q(k)) -%}{%- endfor -%}
   {%- set kept = "select " ~ cols | join(', ') ~ ", year, month, day from read_parquet([" ~ lits | join(', ')
       ~ "], hive_partitioning = true, hive_types = {'year': VARCHAR, 'month': VARCHAR, 'day': VARCHAR}) l"
-      ~ " where not exists (select 1 from " ~ stage ~ " s where " ~ match | join(' and ') ~ ")" -%}
+      ~ " where not exists (select 1 from " ~ stage ~ " s where " ~ hotcold_key_match(spec.key, 's', 'l') ~ ")" -%}
   {{ return("(" ~ fresh ~ " union all " ~ kept ~ ")") }}
 {% endmacro %}
 

@@ -39,8 +39,7 @@
       {{ exceptions.raise_compiler_error("table " ~ spec.name ~ ": " ~ nulls ~ " aged rows have NULL in key column '" ~ k ~ "'; fix those rows or the key in tables." ~ spec.name ~ ".key") }}
     {%- endif -%}
   {%- endfor -%}
-  {%- set keys = [] -%}{%- for k in spec.key -%}{%- do keys.append(hotcold_q(k)) -%}{%- endfor -%}
-  {%- set dups = hotcold_scalar("select count(*) from (select 1 from " ~ stage ~ " group by " ~ keys | join(', ') ~ " having count(*) > 1)") -%}
+  {%- set dups = hotcold_scalar("select count(*) from (select 1 from " ~ stage ~ " group by " ~ hotcold_q_list(spec.key) ~ " having count(*) > 1)") -%}
   {%- if dups > 0 -%}
     {{ exceptions.raise_compiler_error("table " ~ spec.name ~ ": " ~ dups ~ " keys (" ~ spec.key | join(', ') ~ ") appear more than once among aged rows; add a unique constraint on the key or fix tables." ~ spec.name ~ ".key") }}
   {%- endif -%}
