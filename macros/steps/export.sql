@@ -11,7 +11,7 @@
     {%- set new_rows = hotcold_scalar("select count(*) from " ~ stage) -%}
     {%- if new_rows > 0 -%}
       {%- set cols = hotcold_lake_columns(stage) -%}
-      {%- set merged = hotcold_merged_days(spec, stage, cols, s.lake_root) -%}
+      {%- set merged = hotcold_merged_days(spec, stage, cols) -%}
       {#- One new folder level only: DuckDB creates the target folder, not its parents. -#}
       {%- set staging = s.staging_root ~ '/' ~ invocation_id ~ '__' ~ spec.name -%}
       {%- do run_query("copy (" ~ merged ~ " order by year, month, day) to " ~ hotcold_lit(staging)
@@ -37,9 +37,8 @@
 {% endmacro %}
 
 {#- The day files the lake already holds for the staged days, read back and merged. -#}
-{% macro hotcold_merged_days(spec, stage, cols, lake_root) %}
-  {%- set pattern = lake_root ~ '/' ~ spec.name ~ '/year=*/month=*/day=*/*.parquet' -%}
-  {%- set files = hotcold_rows("select g.file from glob(" ~ hotcold_lit(pattern) ~ ") g semi join (select distinct year, month, day from " ~ stage
+{% macro hotcold_merged_days(spec, stage, cols) %}
+  {%- set files = hotcold_rows("select g.file from glob(" ~ hotcold_lit(lake_glob(spec)) ~ ") g semi join (select distinct year, month, day from " ~ stage
       ~ ") d on g.file like '%/year=' || d.year || '/month=' || d.month || '/day=' || d.day || '/%' order by 1") | map(attribute='file') | list -%}
   {%- set fresh = "select " ~ cols | join(', ') ~ ", year, month, day from " ~ stage -%}
   {%- if not files -%}{{ return(fresh) }}{%- endif -%}

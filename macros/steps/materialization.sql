@@ -6,7 +6,7 @@
   {%- set step = config.require('step') -%}
   {%- set impl = context.get('hotcold_step_' ~ step) -%}
   {%- if impl is none -%}
-    {{ exceptions.raise_compiler_error("hotcold_step: unknown step '" ~ step ~ "'; steps are stage, export, delete, vacuum") }}
+    {{ exceptions.raise_compiler_error("hotcold_step: unknown step '" ~ step ~ "'; steps are stage, export, delete, vacuum, catalog") }}
   {%- endif -%}
   {%- set target_relation = this.incorporate(type='table') -%}
   {{ run_hooks(pre_hooks) }}

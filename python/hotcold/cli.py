@@ -153,6 +153,8 @@ def _print_report(report) -> None:
             notes = "; ".join(s["detail"] for s in p["steps"].values() if s.get("detail") and "VACUUM" not in s["detail"] and "new rows" not in s["detail"])
             t.add_row(name, _n(p["archived_rows"]), _n(p["deleted_rows"]), _n(p["lake_days"]), _bytes(p["lake_bytes"]), notes)
     out.print(t)
+    for note in report.notes:
+        out.print(f"note: {escape(note)}", highlight=False)
 
 
 def _n(v) -> str:

@@ -31,6 +31,7 @@ class TableSpec:
     key: tuple[str, ...]
     interval_column: str | None = None
     rotate: bool = False
+    symbol_column: str | None = "symbol"  # what `symbols=` filters on; None: the table has none
 
     @property
     def columns_named(self) -> tuple[str, ...]:
@@ -65,6 +66,7 @@ class Config:
     state_path: Path
     catalog_path: Path
     log_file: Path
+    query_cache_mb: int = 256
     tables: dict[str, TableSpec] = field(default_factory=dict)
 
     @property
@@ -170,7 +172,7 @@ def identifier(name: Any, where: str) -> str:
 
 def parse(raw: dict, cfg_path: Path) -> Config:
     root = _Section(raw, "", {"storage", "tables"})
-    storage = root.section("storage", {"lifecycle", "hot_store", "lake", "logging", "rotation"})
+    storage = root.section("storage", {"lifecycle", "hot_store", "lake", "logging", "rotation", "query"})
     life = storage.section("lifecycle", {"hot_days", "hot_intervals", "archive_on_backfill", "auto_rotation"})
     auto = life.section("auto_rotation", {"enabled", "schedule"})
 
@@ -191,6 +193,10 @@ def parse(raw: dict, cfg_path: Path) -> Config:
     state_default = str(lake_root.parent / "_hotcold" / "state.duckdb")
     logging_ = storage.section("logging", {"file"})
     rotation = storage.section("rotation", {"tables"})
+    query = storage.section("query", {"cache_mb"})
+    cache_mb = query.get("cache_mb", int, 256)
+    if cache_mb < 0:
+        raise ConfigError(f"'storage.query.cache_mb' must be 0 (no cache) or more, got {cache_mb}", "set storage.query.cache_mb to a size in MB, e.g. 256")
 
     tables = _tables(raw.get("tables"), rotation.get("tables", list, ["market_data"]))
     return Config(
@@ -205,6 +211,7 @@ def parse(raw: dict, cfg_path: Path) -> Config:
         state_path=_path(os.environ.get("HOTCOLD_STATE_PATH") or lake.get("state_path", str, state_default), base),
         catalog_path=_path(lake.get("catalog_path", str, str(lake_root.parent / "hotcold.duckdb")), base),
         log_file=_path(logging_.get("file", str, "logs/storage_rotation.log"), base),
+        query_cache_mb=cache_mb,
         tables=tables,
     )
 
@@ -261,17 +268,19 @@ def _tables(raw: Any, rotate: list) -> dict[str, TableSpec]:
     specs = {}
     for name, spec in raw.items():
         identifier(name, f"tables.{name}")
-        sec = _Section(spec, f"tables.{name}", {"time_column", "key", "interval_column"})
+        sec = _Section(spec, f"tables.{name}", {"time_column", "key", "interval_column", "symbol_column"})
         key = sec.get("key", list, [])
         if not key:
             raise ConfigError(f"'tables.{name}.key' must list the columns that identify a row", "e.g. key: [symbol, interval, ts]")
         interval = sec.get("interval_column", (str, type(None)), None)
+        symbol = sec.get("symbol_column", (str, type(None)), "symbol")
         specs[name] = TableSpec(
             name=name,
             time_column=identifier(sec.get("time_column", str, "ts"), f"tables.{name}.time_column"),
             key=tuple(identifier(k, f"tables.{name}.key") for k in key),
             interval_column=identifier(interval, f"tables.{name}.interval_column") if interval else None,
             rotate=name in rotate,
+            symbol_column=identifier(symbol, f"tables.{name}.symbol_column") if symbol else None,
         )
     for name in rotate:
         if name not in specs:

@@ -56,7 +56,7 @@ def write_settings(conn, config) -> None:
             ?::VARCHAR AS hot_kind, ?::VARCHAR AS hot_schema, ?::INTEGER AS hot_days,
             ?::VARCHAR AS hot_intervals, ?::VARCHAR AS lake_root,
             ?::BOOLEAN AS auto_rotation_enabled, ?::VARCHAR AS config_path,
-            ?::VARCHAR AS staging_root, ?::VARCHAR AS log_file
+            ?::VARCHAR AS staging_root, ?::VARCHAR AS log_file, ?::VARCHAR AS catalog_path
         """,
         [
             config.hot.kind,
@@ -68,6 +68,7 @@ def write_settings(conn, config) -> None:
             str(config.path),
             str(staging_root(config.lake_root)),
             str(config.log_file),
+            str(config.catalog_path),
         ],
     )
     conn.execute(

@@ -64,3 +64,51 @@ class LocalStore:
 
 def store_for(root: Path) -> LocalStore:
     return LocalStore()
+
+
+def table_has_files(root: Path, table: str) -> bool:
+    return next(iter_day_files(root, table), None) is not None
+
+
+def iter_day_files(root: Path, table: str, first: date | None = None, last: date | None = None):
+    """(day, path, stat) of each published day file in [first, last], in day order.
+
+    Walks year=/month=/day= folders and prunes whole years and months outside the range, so
+    a one-week query over a ten-year lake touches a handful of folders, never a glob of all.
+    """
+    base = Path(root) / table
+    lo, hi = first or date.min, last or date.max
+    for year in _parts(base, "year", lo.year, hi.year):
+        y_path = base / f"year={year:04d}"
+        m_lo = lo.month if year == lo.year else 1
+        m_hi = hi.month if year == hi.year else 12
+        for month in _parts(y_path, "month", m_lo, m_hi):
+            m_path = y_path / f"month={month:02d}"
+            for d in _parts(m_path, "day", 1, 31):
+                try:
+                    day = date(year, month, d)
+                except ValueError:
+                    continue
+                if lo <= day <= hi:
+                    path = day_file(root, table, day)
+                    try:
+                        yield day, path, path.stat()
+                    except FileNotFoundError:
+                        continue
+
+
+def _parts(folder: Path, name: str, lo: int, hi: int) -> list[int]:
+    """The values of `name=NN` subfolders of `folder` within [lo, hi], sorted."""
+    prefix = name + "="
+    try:
+        entries = os.scandir(folder)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    found = []
+    with entries:
+        for e in entries:
+            if e.name.startswith(prefix) and e.name[len(prefix):].isdigit() and e.is_dir():
+                v = int(e.name[len(prefix):])
+                if lo <= v <= hi:
+                    found.append(v)
+    return sorted(found)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Callable
 
-from . import dbt_runner
+from . import catalog, dbt_runner
 from .config import Config
 from .errors import HotColdError, RotationDisabled, StepFailed
 from .runlog import append_run
@@ -28,6 +28,7 @@ class RotationReport:
     as_of: date
     cutoff: datetime | None
     tables: dict[str, dict] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return {
@@ -36,6 +37,7 @@ class RotationReport:
             "as_of": self.as_of.isoformat(),
             "cutoff": self.cutoff.isoformat() if self.cutoff else None,
             "tables": self.tables,
+            "notes": self.notes,
         }
 
 
@@ -80,7 +82,12 @@ def rotate(
     except StepFailed as exc:
         _record_failure(config, str(exc))
         raise
-    return _report(config, outcome.invocation_id, day)
+    report = _report(config, outcome.invocation_id, day)
+    if any(t["lake_days"] for t in report.tables.values()):
+        note = catalog.refresh_if_stale(config)
+        if note:
+            report.notes.append(note)
+    return report
 
 
 def _plan(config: Config, day: date, vars: dict) -> RotationReport:

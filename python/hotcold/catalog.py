@@ -1,0 +1,101 @@
+"""The analysts' catalog: a DuckDB file of `cold.<table>` and `unified.<table>` views.
+
+dbt builds the views (models/catalog, macros/catalog); this module runs that build, decides
+when a rotation should refresh it, and opens it for `hotcold sql`.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import duckdb
+
+from . import dbt_runner
+from .config import Config, redact_dsn
+from .duckdb_ext import postgres_extension_file
+from .errors import HotColdError, StepFailed
+from .hot_store import attach_hot
+from .lake import table_has_files
+
+log = logging.getLogger("hotcold")
+PLACEHOLDER = "hotcold: placeholder"
+
+
+def build(config: Config) -> None:
+    """(Re)create every view. Fails with a clear line when someone holds the file open."""
+    try:
+        dbt_runner.invoke(config, ["run", "--select", "tag:catalog"])
+    except StepFailed as exc:
+        if "lock" in exc.problem.lower():
+            raise HotColdError(
+                f"the catalog {config.catalog_path} is open read-write in another process",
+                "close it there (analysts: open it with `duckdb -readonly`), then run `hotcold catalog`",
+            ) from None
+        raise
+
+
+def stale_tables(config: Config) -> list[str] | None:
+    """Tables whose view is missing or a placeholder although the lake now has their files.
+    None when the catalog cannot be read right now (held open read-write elsewhere)."""
+    wanted = [name for name in config.tables if table_has_files(config.lake_root, name)]
+    if not config.catalog_path.exists():
+        return wanted
+    try:
+        con = duckdb.connect(str(config.catalog_path), read_only=True)
+    except duckdb.Error:
+        return None
+    try:
+        views = dict(con.execute("select view_name, coalesce(comment, '') from duckdb_views() where schema_name = 'cold'").fetchall())
+    finally:
+        con.close()
+    return [t for t in wanted if t not in views or views[t].startswith(PLACEHOLDER)]
+
+
+def refresh_if_stale(config: Config) -> str | None:
+    """After a publish: build the catalog when a table's first files appeared. Never fails the
+    caller, whose rows are already safe; returns a note for the user, or None."""
+    stale = stale_tables(config)
+    if stale is None:
+        return f"catalog {config.catalog_path} is open in another process; run `hotcold catalog` to add new tables"
+    if not stale and config.catalog_path.exists():
+        return None
+    try:
+        build(config)
+    except HotColdError as exc:
+        log.warning("catalog not refreshed: %s", exc.problem)
+        return f"catalog not refreshed ({exc.problem}); run `hotcold catalog`"
+    return f"catalog views built for {', '.join(stale) or 'every table'} in {config.catalog_path}"
+
+
+def open_catalog(config: Config, with_hot: bool = True) -> duckdb.DuckDBPyConnection:
+    """The catalog, read-only, with the hot store attached as `hot` so unified views work."""
+    if not config.catalog_path.exists():
+        raise HotColdError(f"no catalog at {config.catalog_path}", "run `hotcold catalog` (or a rotation) to build it")
+    try:
+        con = duckdb.connect(str(config.catalog_path), read_only=True)
+    except duckdb.Error as exc:
+        raise HotColdError(f"cannot open the catalog {config.catalog_path}: {str(exc).splitlines()[0]}", "close the process that holds it read-write") from None
+    con.execute("SET TimeZone = 'UTC'")
+    if with_hot:
+        attach_hot(con, config, read_only=True)
+    return con
+
+
+def attach_sql(config: Config) -> list[str]:
+    """What an analyst's own DuckDB session runs before querying unified.<table>. The DSN is
+    shown without its password: libpq reads PGPASSWORD (or ~/.pgpass) from the environment."""
+    hot = config.hot
+    if hot.kind == "duckdb":
+        return [f"ATTACH '{_lit(str(hot.path))}' AS hot (READ_ONLY);"]
+    shown = redact_dsn(hot.dsn or "")
+    note = "  -- password removed: export PGPASSWORD" if shown != hot.dsn else ""
+    return [
+        f"INSTALL '{_lit(str(postgres_extension_file()))}';  -- offline, from the duckdb-extension-postgres-scanner wheel",
+        "LOAD postgres;",
+        "SET pg_use_ctid_scan = false;",
+        f"ATTACH '{_lit(shown)}' AS hot (TYPE postgres, READ_ONLY);{note}",
+    ]
+
+
+def _lit(text: str) -> str:
+    return text.replace("'", "''")

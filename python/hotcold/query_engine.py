@@ -1,0 +1,238 @@
+"""ColdStorageQueryEngine: history from the lake, as Arrow, fast.
+
+- Opens only the day files of the asked range: the file list is built from the range by
+  walking year=/month=/day= folders, never by globbing the whole lake.
+- DuckDB reads them in parallel and pushes the projection and the filters into the Parquet
+  scan (row groups outside the time range or symbol set are skipped from their statistics).
+- Results are cached in memory, keyed by the query and by the (path, mtime, size) of every file
+  it read: a rotation or backfill that replaces a day file changes the key of exactly the
+  queries that read that day.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from .config import Config, TableSpec
+from .lake import iter_day_files
+from .query_sql import Builder, QueryError, Request, Sql, symbols_arg, where_arg
+from .timerange import TimeRange, time_range
+
+
+@dataclass(frozen=True)
+class LakePlan:
+    """The day files a query over `range` opens, and their identity for the cache."""
+
+    table: str
+    range: TimeRange
+    files: tuple[Path, ...]
+    version: tuple[tuple[str, int, int], ...]  # (path, mtime_ns, size) per file
+
+
+@dataclass(frozen=True)
+class CacheInfo:
+    hits: int
+    misses: int
+    entries: int
+    bytes: int
+
+
+class _ResultCache:
+    """Least recently used Arrow tables, up to a byte budget."""
+
+    def __init__(self, max_bytes: int):
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[Any, pa.Table] = OrderedDict()
+        self._bytes = self.hits = self.misses = 0
+        self._lock = threading.Lock()
+
+    def get(self, key) -> pa.Table | None:
+        with self._lock:
+            table = self._items.get(key)
+            if table is None:
+                self.misses += 1
+                return None
+            self._items.move_to_end(key)
+            self.hits += 1
+            return table
+
+    def put(self, key, table: pa.Table) -> None:
+        size = table.nbytes
+        if size > self.max_bytes:
+            return
+        with self._lock:
+            if key in self._items:
+                return
+            self._items[key] = table
+            self._bytes += size
+            while self._bytes > self.max_bytes:
+                _, old = self._items.popitem(last=False)
+                self._bytes -= old.nbytes
+
+    def info(self) -> CacheInfo:
+        with self._lock:
+            return CacheInfo(self.hits, self.misses, len(self._items), self._bytes)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self._bytes = 0
+
+
+class ColdStorageQueryEngine:
+    """Query the Parquet lake. Thread-safe; one engine per process is enough."""
+
+    def __init__(self, config: Config, *, threads: int | None = None, cache_mb: int | None = None):
+        self.config = config
+        self._con = duckdb.connect(config={"threads": threads or os.cpu_count() or 1})
+        self._con.execute("SET TimeZone = 'UTC'")
+        self._cache = _ResultCache((config.query_cache_mb if cache_mb is None else cache_mb) * 2**20)
+        self._schemas: dict[tuple, dict[str, str]] = {}
+
+    # -- planning -------------------------------------------------------------------------
+    def plan(self, table: str, start=None, end=None, tz: str | None = None) -> LakePlan:
+        spec = self.config.table(table)
+        rng = time_range(start, end, tz)
+        found = list(iter_day_files(self.config.lake_root, spec.name, rng.first_day, rng.last_day))
+        return LakePlan(
+            spec.name,
+            rng,
+            tuple(p for _, p, _ in found),
+            tuple((str(p), st.st_mtime_ns, st.st_size) for _, p, st in found),
+        )
+
+    def schema(self, table: str, plan: LakePlan | None = None) -> dict[str, str]:
+        """Column name -> DuckDB type of the table's lake files (the newest file in the plan,
+        else the newest in the lake)."""
+        spec = self.config.table(table)
+        sample = _newest(plan) if plan and plan.files else _newest_in_lake(self.config.lake_root, spec.name)
+        if sample is None:
+            raise QueryError(f"the lake holds no {spec.name} files yet", "run `hotcold rotate` (or a backfill) first; recent rows are in the hot store (StorageRouter, hotcold query --tier auto)")
+        key = (str(sample[0]), sample[1])
+        if key not in self._schemas:
+            cur = self._con.cursor()
+            described = cur.execute("DESCRIBE SELECT * FROM read_parquet($f, hive_partitioning = false)", {"f": str(sample[0])}).fetchall()
+            self._schemas[key] = {row[0]: row[1] for row in described}
+        return self._schemas[key]
+
+    # -- queries --------------------------------------------------------------------------
+    def query(self, table: str, start=None, end=None, symbols=None, columns=None, where=None, tz: str | None = None) -> pa.Table:
+        """Rows of `table` with time in [start, end), as an Arrow table, in time order."""
+        plan, builder, req = self._prepare(table, start, end, symbols, where, tz)
+        sql = Sql()
+        text = builder.select(self._rows(builder, req, sql, plan.files), columns)
+        return self._cached(("query", text), sql, plan)
+
+    def query_batches(self, table: str, start=None, end=None, symbols=None, columns=None, where=None, tz: str | None = None, batch_rows: int = 122_880) -> pa.RecordBatchReader:
+        """The same rows as `query`, streamed: for results larger than memory. Not cached."""
+        plan, builder, req = self._prepare(table, start, end, symbols, where, tz)
+        sql = Sql()
+        text = builder.select(self._rows(builder, req, sql, plan.files), columns)
+        return self._stream(text, sql.params, batch_rows)
+
+    def aggregate(self, table: str, every: str, by=None, metrics=None, start=None, end=None, symbols=None, where=None, tz: str | None = None) -> pa.Table:
+        """Rows bucketed by time (`every`: 1min, 1h, 1d, 1w, 1mo...) per `by` (default: the
+        symbol). `metrics` default to bars: open=first, high=max, low=min, close=last,
+        volume=sum; or {output: function} / {output: (function, column)}."""
+        plan, builder, req = self._prepare(table, start, end, symbols, where, tz)
+        sql = Sql()
+        text = builder.aggregate(self._rows(builder, req, sql, plan.files), sql, every, by, metrics)
+        return self._cached(("aggregate", text), sql, plan)
+
+    def sql(self, text: str, params: dict | list | None = None) -> pa.Table:
+        """Arbitrary read-only SQL on the engine's DuckDB (no lake views: use the catalog)."""
+        return self._con.cursor().execute(text, params or {}).fetch_arrow_table()
+
+    def cache_info(self) -> CacheInfo:
+        return self._cache.info()
+
+    def clear_cache(self) -> None:
+        self._cache.clear()
+
+    def close(self) -> None:
+        self._con.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # -- shared with the router -----------------------------------------------------------
+    def _prepare(self, table, start, end, symbols, where, tz):
+        plan = self.plan(table, start, end, tz)
+        spec = self.config.table(table)
+        builder = Builder(spec, self.schema(table, plan))
+        return plan, builder, Request(spec, plan.range, symbols_arg(symbols), where_arg(where))
+
+    def _rows(self, builder: Builder, req: Request, sql: Sql, files: tuple[Path, ...], hot: str | None = None) -> str:
+        if files:
+            cold = f"read_parquet({sql.bind([str(p) for p in files])}, union_by_name = true, hive_partitioning = false)"
+        elif hot:
+            cold = None
+        else:
+            # No file in the range: an empty result with the table's columns, from any file.
+            cold = f"(SELECT * FROM read_parquet({sql.bind(str(_newest_in_lake(self.config.lake_root, req.spec.name)[0]))}, hive_partitioning = false) WHERE false)"
+        return builder.rows(req, sql, cold, hot)
+
+    def _cached(self, key_sql: tuple, sql: Sql, plan: LakePlan) -> pa.Table:
+        key = (*key_sql, _freeze(sql.params), plan.version)
+        hit = self._cache.get(key)
+        if hit is not None:
+            return hit
+        result = self._run(key_sql[1], sql.params)
+        self._cache.put(key, result)
+        return result
+
+    def _run(self, text: str, params: dict) -> pa.Table:
+        try:
+            return self._con.cursor().execute(text, params).fetch_arrow_table()
+        except duckdb.Error as exc:
+            raise QueryError(f"query failed: {str(exc).splitlines()[0]}", "check the columns, filters and values asked for") from None
+
+    def _stream(self, text: str, params: dict, batch_rows: int) -> pa.RecordBatchReader:
+        cur = self._con.cursor()
+        try:
+            reader = cur.execute(text, params).fetch_record_batch(batch_rows)
+        except duckdb.Error as exc:
+            raise QueryError(f"query failed: {str(exc).splitlines()[0]}", "check the columns, filters and values asked for") from None
+
+        def batches():
+            # The cursor must live as long as the reader does.
+            with cur:
+                yield from reader
+
+        return pa.RecordBatchReader.from_batches(reader.schema, batches())
+
+
+def _newest(plan: LakePlan):
+    path, mtime, _ = plan.version[-1]
+    return Path(path), mtime
+
+
+def _newest_in_lake(root: Path, table: str):
+    """The newest day file of a table: (path, mtime_ns), or None when the lake has none."""
+    years = sorted(int(p.name[5:]) for p in (Path(root) / table).glob("year=*") if p.name[5:].isdigit())
+    for year in reversed(years):
+        found = list(iter_day_files(root, table, date(year, 1, 1), date(year, 12, 31)))
+        if found:
+            return found[-1][1], found[-1][2].st_mtime_ns
+    return None
+
+
+def _freeze(value):
+    if isinstance(value, dict):
+        return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
+    if isinstance(value, (list, tuple, set)):
+        return tuple(_freeze(v) for v in value)
+    return value
+

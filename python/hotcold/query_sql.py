@@ -1,0 +1,209 @@
+"""The SQL behind every query of the lake and the hot store, built from checked parts.
+
+Identifiers are checked against the table's real columns and quoted; every value (times,
+symbols, filter values, bucket width, file list) is a bound parameter, never text in the SQL.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from .config import TableSpec
+from .errors import HotColdError
+from .timerange import TimeRange
+
+SYMBOL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/^=#+-]{0,63}$")
+OPS = {"=": "=", "==": "=", "!=": "<>", "<>": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
+EVERY = re.compile(r"^\s*(\d+)\s*([a-z]+)\s*$")
+UNITS = {
+    "s": "second", "sec": "second", "second": "second", "seconds": "second",
+    "m": "minute", "min": "minute", "minute": "minute", "minutes": "minute",
+    "h": "hour", "hour": "hour", "hours": "hour",
+    "d": "day", "day": "day", "days": "day",
+    "w": "week", "week": "week", "weeks": "week",
+    "mo": "month", "month": "month", "months": "month",
+    "y": "year", "year": "year", "years": "year",
+}
+AGGS = {
+    "first": "arg_min({col}, {time})",
+    "last": "arg_max({col}, {time})",
+    "min": "min({col})",
+    "max": "max({col})",
+    "sum": "sum({col})",
+    "mean": "avg({col})",
+    "avg": "avg({col})",
+    "median": "median({col})",
+    "std": "stddev_samp({col})",
+    "count": "count({col})",
+}
+OHLCV = {"open": "first", "high": "max", "low": "min", "close": "last", "volume": "sum"}
+
+
+class QueryError(HotColdError):
+    pass
+
+
+def q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+@dataclass(frozen=True)
+class Request:
+    """One query, checked: the same for the lake, the hot store and both."""
+
+    spec: TableSpec
+    range: TimeRange
+    symbols: tuple[str, ...] | None = None
+    where: tuple[tuple[str, str, Any], ...] = ()
+
+    @property
+    def time(self) -> str:
+        return self.spec.time_column
+
+
+def symbols_arg(symbols) -> tuple[str, ...] | None:
+    if symbols is None:
+        return None
+    if isinstance(symbols, str):
+        symbols = [symbols]
+    out = tuple(dict.fromkeys(str(s).strip() for s in symbols))
+    for s in out:
+        if not SYMBOL.match(s):
+            raise QueryError(f"symbol {s!r} is not a ticker", "symbols are letters and digits with . _ : / ^ = # + - (at most 64 characters)")
+    if not out:
+        raise QueryError("symbols is an empty list", "pass at least one symbol, or none for every symbol")
+    return out
+
+
+def where_arg(where: Mapping[str, Any] | None) -> tuple[tuple[str, str, Any], ...]:
+    """{col: value} equality, {col: [v1, v2]} membership, {col: (op, value)} comparison."""
+    out = []
+    for col, cond in (where or {}).items():
+        if isinstance(cond, tuple) and len(cond) == 2 and isinstance(cond[0], str):
+            op = OPS.get(cond[0].strip())
+            if op is None:
+                raise QueryError(f"unknown operator {cond[0]!r} for column {col!r}", f"use one of {', '.join(OPS)}")
+            out.append((col, op, cond[1]))
+        elif isinstance(cond, (list, set, frozenset)):
+            out.append((col, "in", list(cond)))
+        else:
+            out.append((col, "=", cond))
+    return tuple(out)
+
+
+def every_arg(every: str) -> str:
+    m = EVERY.match(str(every).lower())
+    if not m or m.group(2) not in UNITS or int(m.group(1)) <= 0:
+        raise QueryError(f"--every {every!r} is not a bucket width", "use e.g. 1min, 5min, 1h, 1d, 1w, 1mo")
+    return f"{int(m.group(1))} {UNITS[m.group(2)]}"
+
+
+def metrics_arg(metrics, schema: Mapping[str, str]) -> list[tuple[str, str, str]]:
+    """(output name, function, column) for each metric. Default and "ohlcv": the bar columns
+    the table has; a mapping is {output: function} or {output: (function, column)}."""
+    if metrics in (None, "ohlcv"):
+        found = [(c, f, c) for c, f in OHLCV.items() if c in schema]
+        if not found:
+            raise QueryError("this table has no open/high/low/close/volume columns to resample", "pass metrics, e.g. {'value': 'mean'} (--metrics value=mean)")
+        return found
+    if not isinstance(metrics, Mapping) or not metrics:
+        raise QueryError(f"metrics must be 'ohlcv' or a mapping of column to function, got {metrics!r}", "e.g. {'close': 'last', 'volume': 'sum'}")
+    out = []
+    for name, how in metrics.items():
+        func, col = (how if isinstance(how, tuple) else (how, name))
+        if func not in AGGS:
+            raise QueryError(f"unknown aggregate {func!r} for {name!r}", f"use one of {', '.join(AGGS)}")
+        out.append((str(name), func, col))
+    return out
+
+
+@dataclass
+class Sql:
+    """SQL text with its bound parameters, built up piece by piece."""
+
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def bind(self, value: Any) -> str:
+        name = f"p{len(self.params)}"
+        self.params[name] = value
+        return f"${name}"
+
+
+class Builder:
+    """Builds queries over one table whose lake columns (name -> DuckDB type) are known."""
+
+    def __init__(self, spec: TableSpec, schema: Mapping[str, str]):
+        self.spec, self.schema = spec, dict(schema)
+
+    def column(self, name: str) -> str:
+        if name not in self.schema:
+            raise QueryError(f"unknown column {name!r} in table {self.spec.name}", f"columns are: {', '.join(self.schema)}")
+        return q(name)
+
+    def columns(self, names) -> list[str]:
+        if names is None:
+            return [q(c) for c in self.schema]
+        if isinstance(names, str):
+            names = [n.strip() for n in names.split(",") if n.strip()]
+        if not names:
+            raise QueryError("columns is an empty list", "pass at least one column, or none for all")
+        return [self.column(n) for n in names]
+
+    def predicate(self, req: Request, sql: Sql) -> str:
+        parts = []
+        t = self.column(req.time)
+        # Bind the bounds as the column's own type: a naive TIMESTAMP column holds UTC.
+        ttype = self.schema[req.time]
+        if req.range.start is not None:
+            parts.append(f"{t} >= CAST({sql.bind(req.range.start)} AS {ttype})")
+        if req.range.end is not None:
+            parts.append(f"{t} < CAST({sql.bind(req.range.end)} AS {ttype})")
+        if req.symbols is not None:
+            if not self.spec.symbol_column:
+                raise QueryError(f"table {self.spec.name} has no symbol column", f"set tables.{self.spec.name}.symbol_column in the config, or filter with where")
+            parts.append(f"{self.column(self.spec.symbol_column)} IN (SELECT unnest({sql.bind(list(req.symbols))}::VARCHAR[]))")
+        for col, op, value in req.where:
+            c = self.column(col)
+            if op == "in":
+                parts.append(f"{c} IN (SELECT unnest({sql.bind(list(value))}))")
+            else:
+                parts.append(f"{c} {op} {sql.bind(value)}")
+        return " AND ".join(parts) or "true"
+
+    def rows(self, req: Request, sql: Sql, cold: str | None, hot: str | None) -> str:
+        """Every lake column of the rows asked for, from the lake, the hot store, or both; with
+        both, each key once and the hot row winning (a row is in both tiers between a
+        rotation's publish and its delete)."""
+        cols = ", ".join(q(c) for c in self.schema)
+        if hot:
+            hot_cols = ", ".join(f"CAST({q(c)} AS {t}) AS {q(c)}" for c, t in self.schema.items())
+            hot_sql = f"SELECT {hot_cols} FROM {hot} WHERE {self.predicate(req, sql)}"
+        if cold:
+            cold_sql = f"SELECT {cols} FROM {cold} WHERE {self.predicate(req, sql)}"
+        if hot and cold:
+            keys = " AND ".join(f"h.{q(k)} = c.{q(k)}" for k in self.spec.key)
+            return (f"WITH h AS MATERIALIZED ({hot_sql}) SELECT {cols} FROM h UNION ALL "
+                    f"SELECT {cols} FROM ({cold_sql}) c WHERE NOT EXISTS (SELECT 1 FROM h WHERE {keys})")
+        if not (hot or cold):
+            raise ValueError("rows() needs a source")
+        return hot_sql if hot else cold_sql
+
+    def select(self, rows: str, columns) -> str:
+        order = ", ".join(q(c) for c in dict.fromkeys((self.spec.time_column, *self.spec.key)))
+        return f"SELECT {', '.join(self.columns(columns))} FROM ({rows}) r ORDER BY {order}"
+
+    def aggregate(self, rows: str, sql: Sql, every: str, by, metrics) -> str:
+        t = self.column(self.spec.time_column)
+        if by is None:
+            by = [self.spec.symbol_column] if self.spec.symbol_column in self.schema else []
+        elif isinstance(by, str):
+            by = [b.strip() for b in by.split(",") if b.strip()]
+        group = [self.column(b) for b in by]
+        outs = []
+        for name, func, col in metrics_arg(metrics, self.schema):
+            outs.append(AGGS[func].format(col=self.column(col), time=t) + f" AS {q(name)}")
+        bucket = f"time_bucket(CAST({sql.bind(every_arg(every))} AS INTERVAL), {t}) AS {t}"
+        keys = [*group, t]
+        return f"SELECT {', '.join([*group, bucket, *outs])} FROM ({rows}) r GROUP BY ALL ORDER BY {', '.join(keys)}"

@@ -1,0 +1,157 @@
+"""StorageRouter: one query, answered from the tier(s) that hold its rows.
+
+The router asks where the rows are rather than assuming: the lake's day files in the range
+(the exact list the engine would open) and the oldest row still in the hot store (one index
+lookup). A range that starts at or after the hot store's oldest row and has no lake day goes to
+the hot store only; a range that ends before it goes to the lake only; a range across both goes
+to both, merged so each key appears once and the hot row wins (a row is in both tiers between
+a rotation's publish and its delete). Rows of intervals that are never hot (1min bars) are in
+the lake even for recent days, and the file list finds them there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import duckdb
+import pyarrow as pa
+
+from .config import Config
+from .hot_store import attach_hot
+from .lake import table_has_files
+from .query_engine import ColdStorageQueryEngine, LakePlan
+from .query_sql import Builder, QueryError, Request, Sql, q, symbols_arg, where_arg
+
+TIERS = ("auto", "hot", "cold")
+
+
+@dataclass(frozen=True)
+class Route:
+    table: str
+    tiers: tuple[str, ...]  # ("hot",), ("cold",), ("hot", "cold") or () when neither has rows
+    plan: LakePlan
+    hot_oldest: datetime | None  # the oldest row in the hot store; None when it is empty
+
+
+@dataclass(frozen=True)
+class RoutedResult:
+    table: pa.Table
+    route: Route
+
+    @property
+    def tiers(self) -> tuple[str, ...]:
+        return self.route.tiers
+
+    @property
+    def num_rows(self) -> int:
+        return self.table.num_rows
+
+    def to_arrow(self) -> pa.Table:
+        return self.table
+
+    def to_pandas(self, **kwargs):
+        return self.table.to_pandas(**kwargs)
+
+
+class StorageRouter:
+    def __init__(self, config: Config, engine: ColdStorageQueryEngine | None = None):
+        self.config = config
+        self.engine = engine or ColdStorageQueryEngine(config)
+        self._hot_attached = False
+
+    def route(self, table: str, start=None, end=None, tz: str | None = None, tier: str = "auto") -> Route:
+        if tier not in TIERS:
+            raise QueryError(f"unknown tier {tier!r}", "use auto, hot or cold")
+        plan = self.engine.plan(table, start, end, tz)
+        oldest = self._hot_oldest(table) if tier != "cold" else None
+        rng = plan.range
+        hot = tier == "hot" or (tier == "auto" and oldest is not None and (rng.end is None or rng.end > oldest))
+        cold = tier == "cold" or (tier == "auto" and bool(plan.files))
+        if not cold:
+            plan = LakePlan(plan.table, plan.range, (), ())
+        return Route(plan.table, tuple(t for t, used in (("hot", hot), ("cold", cold)) if used), plan, oldest)
+
+    def query(self, table: str, start=None, end=None, symbols=None, columns=None, where=None, tz: str | None = None, tier: str = "auto") -> RoutedResult:
+        route = self.route(table, start, end, tz, tier)
+        if route.tiers == ("cold",):
+            return RoutedResult(self.engine.query(table, start, end, symbols, columns, where, tz), route)
+        builder, req, sql, rows = self._rows(route, symbols, where)
+        return RoutedResult(self.engine._run(builder.select(rows, columns), sql.params), route)
+
+    def aggregate(self, table: str, every: str, by=None, metrics=None, start=None, end=None, symbols=None, where=None, tz: str | None = None, tier: str = "auto") -> RoutedResult:
+        route = self.route(table, start, end, tz, tier)
+        if route.tiers == ("cold",):
+            return RoutedResult(self.engine.aggregate(table, every, by, metrics, start, end, symbols, where, tz), route)
+        builder, req, sql, rows = self._rows(route, symbols, where)
+        return RoutedResult(self.engine._run(builder.aggregate(rows, sql, every, by, metrics), sql.params), route)
+
+    def close(self) -> None:
+        self.engine.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # -----------------------------------------------------------------------------------
+    def _rows(self, route: Route, symbols, where):
+        spec = self.config.table(route.table)
+        schema = self._schema(route)
+        builder = Builder(spec, schema)
+        req = Request(spec, route.plan.range, symbols_arg(symbols), where_arg(where))
+        sql = Sql()
+        use_hot = "hot" in route.tiers
+        if not route.tiers:
+            # Neither tier has rows in the range: an empty answer with the table's columns.
+            use_hot = not table_has_files(self.config.lake_root, spec.name)
+        hot = self._hot_relation(spec.name) if use_hot else None
+        return builder, req, sql, self.engine._rows(builder, req, sql, route.plan.files, hot)
+
+    def _schema(self, route: Route) -> dict[str, str]:
+        """The lake's column types when it has files for the table (so both tiers line up),
+        else the hot table's."""
+        try:
+            return self.engine.schema(route.table, route.plan)
+        except QueryError:
+            if not self._hot_exists(route.table):
+                raise QueryError(f"table {route.table} is neither in the hot store nor in the lake", f"create {self.config.hot.schema}.{route.table} or check tables.{route.table} in the config") from None
+            rows = self._con().execute(f"DESCRIBE SELECT * FROM {self._hot_relation(route.table)}").fetchall()
+            return {r[0]: r[1] for r in rows}
+
+    def _con(self) -> duckdb.DuckDBPyConnection:
+        if not self._hot_attached:
+            attach_hot(self.engine._con, self.config, read_only=True)
+            self._hot_attached = True
+        return self.engine._con.cursor()
+
+    def _hot_relation(self, table: str) -> str:
+        return f"hot.{q(self.config.hot.schema)}.{q(table)}"
+
+    def _hot_exists(self, table: str) -> bool:
+        found = self._con().execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE database_name = 'hot' AND schema_name = $s AND table_name = $t",
+            {"s": self.config.hot.schema, "t": table},
+        ).fetchone()[0]
+        return bool(found)
+
+    def _hot_oldest(self, table: str) -> datetime | None:
+        spec = self.config.table(table)
+        con = self._con()
+        if not self._hot_exists(table):
+            return None
+        if self.config.hot.kind == "postgres":
+            # min() through postgres_query is one index lookup in PostgreSQL; through the
+            # attached table it would copy the whole column. Identifiers only, no values.
+            text = f"SELECT min({q(spec.time_column)}) FROM {q(self.config.hot.schema)}.{q(table)}"
+            row = con.execute("SELECT * FROM postgres_query('hot', $sql)", {"sql": text}).fetchone()
+        else:
+            row = con.execute(f"SELECT min({q(spec.time_column)}) FROM {self._hot_relation(table)}").fetchone()
+        value = row[0] if row else None
+        if value is not None and not isinstance(value, datetime):
+            value = datetime(value.year, value.month, value.day)
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return value
+
