@@ -3,8 +3,20 @@
 from .config import Config, load as load_config
 from .errors import HotColdError
 from .lifecycle import DataLifecycleManager
+from .query_engine import ColdStorageQueryEngine
 from .rotation import RotationReport, rotate
+from .router import StorageRouter
 from .status import archival_status
 
-__all__ = ["Config", "DataLifecycleManager", "HotColdError", "RotationReport", "archival_status", "load_config", "rotate"]
+__all__ = [
+    "ColdStorageQueryEngine",
+    "Config",
+    "DataLifecycleManager",
+    "HotColdError",
+    "RotationReport",
+    "StorageRouter",
+    "archival_status",
+    "load_config",
+    "rotate",
+]
 __version__ = "0.1.0"

@@ -67,6 +67,15 @@ def refresh_if_stale(config: Config) -> str | None:
     return f"catalog views built for {', '.join(stale) or 'every table'} in {config.catalog_path}"
 
 
+def describe(config: Config) -> list[dict]:
+    con = open_catalog(config, with_hot=False)
+    try:
+        found = con.execute("select schema_name || '.' || view_name, coalesce(comment, '') from duckdb_views() where not internal and schema_name in ('cold', 'unified') order by 1").fetchall()
+    finally:
+        con.close()
+    return [{"view": v, "comment": c} for v, c in found]
+
+
 def open_catalog(config: Config, with_hot: bool = True) -> duckdb.DuckDBPyConnection:
     """The catalog, read-only, with the hot store attached as `hot` so unified views work."""
     if not config.catalog_path.exists():

@@ -138,6 +138,118 @@ def demo(
     out.print(f"\nLake: {cfg.lake_root}   log: {cfg.log_file}\nNext: [bold]hotcold status[/bold]")
 
 
+RANGE_HELP = "Ranges are [start, end): start included, end excluded. Dates (2024-03-01) and times (2024-03-01T09:30, 2024-03-01 09:30:00-05:00) are UTC unless they carry an offset or --tz is given."
+
+
+@app.command(help=f"Rows of TABLE in [--start, --end), from the tier(s) that hold them; --every resamples. {RANGE_HELP}")
+def query(
+    table: str = typer.Argument(..., help="market_data, news, features, social_sentiment, or another configured table."),
+    start: Optional[str] = typer.Option(None, "--start", help="First instant included (date or time)."),
+    end: Optional[str] = typer.Option(None, "--end", help="First instant excluded (date or time)."),
+    tz: Optional[str] = typer.Option(None, "--tz", help="Zone for dates and times without an offset (default UTC), e.g. America/New_York."),
+    symbol: Optional[list[str]] = typer.Option(None, "--symbol", "-s", help="Only this symbol (repeatable, or comma-separated)."),
+    columns: Optional[str] = typer.Option(None, "--columns", help="Comma-separated columns (default: all)."),
+    interval: Optional[str] = typer.Option(None, "--interval", help="Only rows of this interval (tables with an interval column), e.g. 1min."),
+    where: Optional[list[str]] = typer.Option(None, "--where", help="Filter COLUMN OP VALUE, OP one of = != < <= > >= (repeatable)."),
+    every: Optional[str] = typer.Option(None, "--every", help="Resample into buckets: 1min, 5min, 1h, 1d, 1w, 1mo."),
+    by: Optional[str] = typer.Option(None, "--by", help="With --every: group columns (default: the symbol column)."),
+    metrics: Optional[str] = typer.Option(None, "--metrics", help="With --every: OUT=FUNC[:COLUMN],... (first last min max sum mean median std count); default open/high/low/close/volume bars."),
+    tier: str = typer.Option("auto", "--tier", help="auto (route by where the rows are), hot or cold."),
+    fmt: str = typer.Option("table", "--format", "-f", help="table, csv, json or parquet."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to this file instead of the terminal."),
+    limit: int = typer.Option(50, "--limit", min=0, help="Rows shown by --format table."),
+    config: Optional[Path] = ConfigOpt,
+):
+    from .output import check_output, write_result
+    from .query_sql import where_text
+    from .router import StorageRouter
+
+    check_output(fmt, output)
+    cfg = _config(config)
+    spec = cfg.table(table)
+    filters = where_text(where)
+    if interval:
+        if not spec.interval_column:
+            raise HotColdError(f"table {table} has no interval column", f"drop --interval, or set tables.{table}.interval_column")
+        filters[spec.interval_column] = ("=", interval)
+    symbols = [x.strip() for s in symbol for x in s.split(",") if x.strip()] if symbol else None
+    with StorageRouter(cfg) as router:
+        if every:
+            res = router.aggregate(table, every, by=by, metrics=_metrics(metrics), start=start, end=end, symbols=symbols, where=filters, tz=tz, tier=tier)
+        else:
+            res = router.query(table, start, end, symbols=symbols, columns=columns, where=filters, tz=tz, tier=tier)
+    tiers = "+".join(res.tiers) or "none"
+    err.print(f"hotcold: {res.num_rows:,} rows from {tiers} ({len(res.route.plan.files)} lake day files)", highlight=False)
+    write_result(res.table, fmt, output, out, limit, title=escape(f"{table} [{tiers}]"))
+
+
+def _metrics(text: Optional[str]):
+    if not text:
+        return None
+    if text.strip() == "ohlcv":
+        return "ohlcv"
+    found = {}
+    for part in text.split(","):
+        name, _, how = part.partition("=")
+        if not how:
+            raise HotColdError(f"--metrics {part!r} is not OUT=FUNC[:COLUMN]", "e.g. --metrics close=last,volume=sum,avg_close=mean:close")
+        func, _, col = how.partition(":")
+        found[name.strip()] = (func.strip(), (col or name).strip())
+    return found
+
+
+@app.command(help="Run SQL over the analysts' catalog: cold.<table> (the lake) and unified.<table> (hot and cold, each key once).")
+def sql(
+    statement: str = typer.Argument(..., help='e.g. "select symbol, count(*) from cold.market_data group by 1"'),
+    fmt: str = typer.Option("table", "--format", "-f", help="table, csv, json or parquet."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to this file instead of the terminal."),
+    limit: int = typer.Option(50, "--limit", min=0, help="Rows shown by --format table."),
+    no_hot: bool = typer.Option(False, "--no-hot", help="Do not attach the hot store (cold views only)."),
+    config: Optional[Path] = ConfigOpt,
+):
+    import duckdb
+
+    from .catalog import open_catalog
+    from .output import check_output, write_result
+
+    check_output(fmt, output)
+    cfg = _config(config)
+    con = open_catalog(cfg, with_hot=not no_hot)
+    try:
+        result = con.execute(statement).to_arrow_table()
+    except duckdb.Error as exc:
+        raise HotColdError(f"SQL failed: {' '.join(str(exc).split())}", "the catalog is read-only; query cold.<table> or unified.<table>") from None
+    finally:
+        con.close()
+    write_result(result, fmt, output, out, limit)
+
+
+@app.command(help="Build (or rebuild) the analysts' catalog file with dbt: cold.<table> and unified.<table> views.")
+def catalog(
+    attach_sql: bool = typer.Option(False, "--attach-sql", help="Print the SQL an analyst's DuckDB session runs to reach the hot store (for unified.*); build nothing."),
+    config: Optional[Path] = ConfigOpt,
+    json_out: bool = JsonOpt,
+):
+    from . import catalog as catalog_mod
+
+    cfg = _config(config)
+    if attach_sql:
+        out.print("\n".join(catalog_mod.attach_sql(cfg)), highlight=False, soft_wrap=True)
+        return
+    catalog_mod.build(cfg)
+    views = catalog_mod.describe(cfg)
+    if json_out:
+        out.print_json(json.dumps({"catalog": str(cfg.catalog_path), "views": views}, default=str))
+        return
+    t = Table(title=f"catalog {cfg.catalog_path}")
+    for col in ("view", "comment"):
+        t.add_column(col)
+    for v in views:
+        t.add_row(v["view"], v["comment"])
+    out.print(t)
+    out.print(f"open it: duckdb -readonly {cfg.catalog_path}", highlight=False)
+
+
 def _print_report(report) -> None:
     title = f"{'DRY RUN — nothing changed. ' if report.dry_run else ''}rotation as of {report.as_of} (cutoff {report.cutoff:%Y-%m-%d} UTC)" if report.cutoff else "rotation"
     t = Table(title=title)

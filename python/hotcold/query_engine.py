@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from collections import OrderedDict
@@ -148,9 +149,32 @@ class ColdStorageQueryEngine:
         text = builder.aggregate(self._rows(builder, req, sql, plan.files), sql, every, by, metrics)
         return self._cached(("aggregate", text), sql, plan)
 
+    def explain(self, table: str, start=None, end=None, symbols=None, columns=None, where=None, tz: str | None = None) -> dict:
+        """Run the query under DuckDB's profiler and report what its Parquet scans did: the
+        files they read and the filters and projections pushed into them."""
+        plan, builder, req = self._prepare(table, start, end, symbols, where, tz)
+        sql = Sql()
+        text = builder.select(self._rows(builder, req, sql, plan.files), columns)
+        cur = self._con.cursor()
+        cur.execute("PRAGMA enable_profiling = 'json'")
+        profile = json.loads(cur.execute("EXPLAIN ANALYZE " + text, sql.params).fetchall()[0][1])
+        scans = []
+
+        def walk(node):
+            info = node.get("extra_info") or {}
+            if info.get("Function") == "READ_PARQUET":
+                files = [f.strip() for f in str(info.get("Filename(s)", "")).split(",") if f.strip()]
+                scans.append({"files_read": int(info.get("Total Files Read", 0)), "files": files,
+                              "filters": _text(info.get("Filters")), "projections": _text(info.get("Projections"))})
+            for child in node.get("children", []):
+                walk(child)
+
+        walk(profile)
+        return {"planned_files": [str(p) for p in plan.files], "scans": scans}
+
     def sql(self, text: str, params: dict | list | None = None) -> pa.Table:
         """Arbitrary read-only SQL on the engine's DuckDB (no lake views: use the catalog)."""
-        return self._con.cursor().execute(text, params or {}).fetch_arrow_table()
+        return self._con.cursor().execute(text, params or {}).to_arrow_table()
 
     def cache_info(self) -> CacheInfo:
         return self._cache.info()
@@ -195,14 +219,14 @@ class ColdStorageQueryEngine:
 
     def _run(self, text: str, params: dict) -> pa.Table:
         try:
-            return self._con.cursor().execute(text, params).fetch_arrow_table()
+            return self._con.cursor().execute(text, params).to_arrow_table()
         except duckdb.Error as exc:
             raise QueryError(f"query failed: {str(exc).splitlines()[0]}", "check the columns, filters and values asked for") from None
 
     def _stream(self, text: str, params: dict, batch_rows: int) -> pa.RecordBatchReader:
         cur = self._con.cursor()
         try:
-            reader = cur.execute(text, params).fetch_record_batch(batch_rows)
+            reader = cur.execute(text, params).to_arrow_reader(batch_rows)
         except duckdb.Error as exc:
             raise QueryError(f"query failed: {str(exc).splitlines()[0]}", "check the columns, filters and values asked for") from None
 
@@ -227,6 +251,10 @@ def _newest_in_lake(root: Path, table: str):
         if found:
             return found[-1][1], found[-1][2].st_mtime_ns
     return None
+
+
+def _text(value) -> str:
+    return " AND ".join(value) if isinstance(value, list) else str(value or "")
 
 
 def _freeze(value):

@@ -93,6 +93,18 @@ def where_arg(where: Mapping[str, Any] | None) -> tuple[tuple[str, str, Any], ..
     return tuple(out)
 
 
+def where_text(items: list[str] | None) -> dict[str, Any]:
+    """Shell filters: "interval=1min", "close>=100", "symbol!=X"."""
+    out: dict[str, Any] = {}
+    for item in items or []:
+        m = re.match(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(>=|<=|!=|<>|==|=|>|<)\s*(.*?)\s*$", item)
+        if not m:
+            raise QueryError(f"--where {item!r} is not COLUMN OP VALUE", "e.g. --where interval=1min --where 'close>100'")
+        col, op, value = m.groups()
+        out[col] = (op, value)
+    return out
+
+
 def every_arg(every: str) -> str:
     m = EVERY.match(str(every).lower())
     if not m or m.group(2) not in UNITS or int(m.group(1)) <= 0:
@@ -130,6 +142,12 @@ class Sql:
         self.params[name] = value
         return f"${name}"
 
+    def bind_list(self, values, cast: str | None = None) -> str:
+        """One parameter per value: DuckDB pushes `col IN ($a, $b)` into the Parquet scan,
+        where a list parameter would become a join."""
+        binds = [self.bind(v) for v in values] or ["NULL"]
+        return ", ".join(f"CAST({b} AS {cast})" if cast else b for b in binds)
+
 
 class Builder:
     """Builds queries over one table whose lake columns (name -> DuckDB type) are known."""
@@ -163,13 +181,14 @@ class Builder:
         if req.symbols is not None:
             if not self.spec.symbol_column:
                 raise QueryError(f"table {self.spec.name} has no symbol column", f"set tables.{self.spec.name}.symbol_column in the config, or filter with where")
-            parts.append(f"{self.column(self.spec.symbol_column)} IN (SELECT unnest({sql.bind(list(req.symbols))}::VARCHAR[]))")
+            parts.append(f"{self.column(self.spec.symbol_column)} IN ({sql.bind_list(req.symbols)})")
         for col, op, value in req.where:
-            c = self.column(col)
+            # Cast to the column's type, so "close>100" from a shell compares numbers.
+            c, ctype = self.column(col), self.schema[col]
             if op == "in":
-                parts.append(f"{c} IN (SELECT unnest({sql.bind(list(value))}))")
+                parts.append(f"{c} IN ({sql.bind_list(value, ctype)})")
             else:
-                parts.append(f"{c} {op} {sql.bind(value)}")
+                parts.append(f"{c} {op} CAST({sql.bind(value)} AS {ctype})")
         return " AND ".join(parts) or "true"
 
     def rows(self, req: Request, sql: Sql, cold: str | None, hot: str | None) -> str:
