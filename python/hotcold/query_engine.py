@@ -96,6 +96,9 @@ class ColdStorageQueryEngine:
         self.config = config
         self._con = duckdb.connect(config={"threads": threads or os.cpu_count() or 1})
         self._con.execute("SET TimeZone = 'UTC'")
+        # Footers are read once per file version, not once per query: most of a multi-year
+        # query's cost is opening hundreds of small day files.
+        self._con.execute("SET parquet_metadata_cache = true")
         self._cache = _ResultCache((config.query_cache_mb if cache_mb is None else cache_mb) * 2**20)
         self._schemas: dict[tuple, dict[str, str]] = {}
 
