@@ -223,6 +223,12 @@ class Builder:
         outs = []
         for name, func, col in metrics_arg(metrics, self.schema):
             outs.append(AGGS[func].format(col=self.column(col), time=t) + f" AS {q(name)}")
-        bucket = f"time_bucket(CAST({sql.bind(every_arg(every))} AS INTERVAL), {t}) AS {t}"
+        width = f"CAST({sql.bind(every_arg(every))} AS INTERVAL)"
+        if self.schema[self.spec.time_column] == "TIMESTAMP WITH TIME ZONE":
+            # time_bucket on TIMESTAMPTZ goes through ICU per row (40x slower, measured); bucket
+            # the UTC wall clock instead (the engine's session zone is UTC) and restore the type.
+            bucket = f"CAST(time_bucket({width}, CAST({t} AS TIMESTAMP)) AS TIMESTAMP WITH TIME ZONE) AS {t}"
+        else:
+            bucket = f"time_bucket({width}, {t}) AS {t}"
         keys = [*group, t]
         return f"SELECT {', '.join([*group, bucket, *outs])} FROM ({rows}) r GROUP BY ALL ORDER BY {', '.join(keys)}"
