@@ -131,16 +131,12 @@ class ColdStorageQueryEngine:
     # -- queries --------------------------------------------------------------------------
     def query(self, table: str, start=None, end=None, symbols=None, columns=None, where=None, tz: str | None = None) -> pa.Table:
         """Rows of `table` with time in [start, end), as an Arrow table, in time order."""
-        plan, builder, req = self._prepare(table, start, end, symbols, where, tz)
-        sql = Sql()
-        text = builder.select(self._rows(builder, req, sql, plan.files), columns)
+        text, sql, plan = self._select(table, start, end, symbols, columns, where, tz)
         return self._cached(("query", text), sql, plan)
 
     def query_batches(self, table: str, start=None, end=None, symbols=None, columns=None, where=None, tz: str | None = None, batch_rows: int = 122_880) -> pa.RecordBatchReader:
         """The same rows as `query`, streamed: for results larger than memory. Not cached."""
-        plan, builder, req = self._prepare(table, start, end, symbols, where, tz)
-        sql = Sql()
-        text = builder.select(self._rows(builder, req, sql, plan.files), columns)
+        text, sql, plan = self._select(table, start, end, symbols, columns, where, tz)
         return self._stream(text, sql.params, batch_rows)
 
     def aggregate(self, table: str, every: str, by=None, metrics=None, start=None, end=None, symbols=None, where=None, tz: str | None = None) -> pa.Table:
@@ -155,9 +151,7 @@ class ColdStorageQueryEngine:
     def explain(self, table: str, start=None, end=None, symbols=None, columns=None, where=None, tz: str | None = None) -> dict:
         """Run the query under DuckDB's profiler and report what its Parquet scans did: the
         files they read and the filters and projections pushed into them."""
-        plan, builder, req = self._prepare(table, start, end, symbols, where, tz)
-        sql = Sql()
-        text = builder.select(self._rows(builder, req, sql, plan.files), columns)
+        text, sql, plan = self._select(table, start, end, symbols, columns, where, tz)
         cur = self._con.cursor()
         cur.execute("PRAGMA enable_profiling = 'json'")
         profile = json.loads(cur.execute("EXPLAIN ANALYZE " + text, sql.params).fetchall()[0][1])
@@ -195,6 +189,12 @@ class ColdStorageQueryEngine:
         self.close()
 
     # -- shared with the router -----------------------------------------------------------
+    def _select(self, table, start, end, symbols, columns, where, tz) -> tuple[str, Sql, LakePlan]:
+        """The rows query over the lake: SQL text, its parameters and the files it reads."""
+        plan, builder, req = self._prepare(table, start, end, symbols, where, tz)
+        sql = Sql()
+        return builder.select(self._rows(builder, req, sql, plan.files), columns), sql, plan
+
     def _prepare(self, table, start, end, symbols, where, tz):
         plan = self.plan(table, start, end, tz)
         spec = self.config.table(table)
@@ -221,17 +221,11 @@ class ColdStorageQueryEngine:
         return result
 
     def _run(self, text: str, params: dict) -> pa.Table:
-        try:
-            return self._con.cursor().execute(text, params).to_arrow_table()
-        except duckdb.Error as exc:
-            raise QueryError(f"query failed: {str(exc).splitlines()[0]}", "check the columns, filters and values asked for") from None
+        return _execute(self._con.cursor(), text, params).to_arrow_table()
 
     def _stream(self, text: str, params: dict, batch_rows: int) -> pa.RecordBatchReader:
         cur = self._con.cursor()
-        try:
-            reader = cur.execute(text, params).to_arrow_reader(batch_rows)
-        except duckdb.Error as exc:
-            raise QueryError(f"query failed: {str(exc).splitlines()[0]}", "check the columns, filters and values asked for") from None
+        reader = _execute(cur, text, params).to_arrow_reader(batch_rows)
 
         def batches():
             # The cursor must live as long as the reader does.
@@ -239,6 +233,13 @@ class ColdStorageQueryEngine:
                 yield from reader
 
         return pa.RecordBatchReader.from_batches(reader.schema, batches())
+
+
+def _execute(cur: duckdb.DuckDBPyConnection, text: str, params: dict) -> duckdb.DuckDBPyConnection:
+    try:
+        return cur.execute(text, params)
+    except duckdb.Error as exc:
+        raise QueryError(f"query failed: {str(exc).splitlines()[0]}", "check the columns, filters and values asked for") from None
 
 
 def _newest(plan: LakePlan):
