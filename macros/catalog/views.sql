@@ -46,10 +46,8 @@
     select produces, plus the partition columns. -#}
 {% macro hotcold_typed_empty(spec) %}
   {%- set cols = [] -%}
-  {%- for c in hotcold_rows("describe (" ~ hot_archival_select(spec, hot_window_cutoff()) ~ ")") -%}
-    {%- if c.column_name != '_hc_version' -%}
-      {%- do cols.append("cast(null as " ~ c.column_type ~ ") as " ~ hotcold_q(c.column_name)) -%}
-    {%- endif -%}
+  {%- for c in hot_lake_columns(spec) -%}
+    {%- do cols.append("cast(null as " ~ c.column_type ~ ") as " ~ hotcold_q(c.column_name)) -%}
   {%- endfor -%}
   {{ return("select " ~ cols | join(', ') ~ ", cast(null as integer) as year, cast(null as integer) as month, cast(null as integer) as day where false") }}
 {% endmacro %}

@@ -13,6 +13,16 @@
   {{ return(hot_dispatch('archival_select')(spec, cutoff)) }}
 {% endmacro %}
 
+{#- The columns a lake file of this table holds, with their DuckDB types: what the archival
+    select yields (exact text for unbounded NUMERIC and json), without the row version. -#}
+{% macro hot_lake_columns(spec) %}
+  {%- set out = [] -%}
+  {%- for c in hotcold_rows("describe (" ~ hot_archival_select(spec, hot_window_cutoff()) ~ ")") -%}
+    {%- if c.column_name != '_hc_version' -%}{%- do out.append(c) -%}{%- endif -%}
+  {%- endfor -%}
+  {{ return(out) }}
+{% endmacro %}
+
 {#- The hot table's columns (name, type), after checking that the table and every column the
     config names exist: one clear error instead of a failure deep inside a step. -#}
 {% macro hot_table_columns(spec) %}
@@ -101,28 +111,40 @@
 {% endmacro %}
 
 {% macro hotcold_delete_staged__postgres(spec, stage, run_id, expected) %}
+  {%- set pending = hotcold_pg_pending(spec, "select " ~ hotcold_q_list(spec.key) ~ ", _hc_version from " ~ stage) -%}
+  {{ return(hotcold_pg_counted(spec, run_id, 'delete', pending,
+      "DELETE FROM " ~ hot_relation_pg(spec) ~ " t USING " ~ pending ~ " p WHERE " ~ hotcold_key_match(spec.key, 't', 'p') ~ " AND t.xmin::text::bigint = p._hc_version;", expected)) }}
+{% endmacro %}
+
+{#- A table in the hot store's `hotcold` schema holding the rows of `select_sql` (run by
+    DuckDB), for one statement on the PostgreSQL side to join against. -#}
+{% macro hotcold_pg_pending(spec, select_sql) %}
   {%- set pending = 'hotcold.' ~ hotcold_q('pending_' ~ spec.name) -%}
   {%- do run_query("CALL postgres_execute('hot', " ~ hotcold_lit(
       "CREATE SCHEMA IF NOT EXISTS hotcold;
-       CREATE TABLE IF NOT EXISTS hotcold.delete_results (run_id text, table_name text, deleted bigint, expected bigint, at timestamptz DEFAULT now());
+       CREATE TABLE IF NOT EXISTS hotcold.step_results (run_id text, table_name text, step text, rows bigint, expected bigint, at timestamptz DEFAULT now());
        DROP TABLE IF EXISTS " ~ pending) ~ ", use_transaction=false)") -%}
   {#- DuckDB caches the attached catalog; make it see the schema just created. -#}
   {%- do run_query("CALL pg_clear_cache()") -%}
-  {%- do run_query("CREATE TABLE hot.hotcold." ~ hotcold_q('pending_' ~ spec.name) ~ " AS SELECT " ~ hotcold_q_list(spec.key) ~ ", _hc_version FROM " ~ stage) -%}
+  {%- do run_query("CREATE TABLE hot.hotcold." ~ hotcold_q('pending_' ~ spec.name) ~ " AS " ~ select_sql) -%}
   {%- do adapter.commit() -%}
-  {#- One DO block: the delete and its count check commit or roll back together. -#}
-  {%- set body = "DO $hc$ DECLARE n bigint; BEGIN
-       DELETE FROM " ~ hot_relation_pg(spec) ~ " t USING " ~ pending ~ " p
-        WHERE " ~ hotcold_key_match(spec.key, 't', 'p') ~ " AND t.xmin::text::bigint = p._hc_version;
+  {{ return(pending) }}
+{% endmacro %}
+
+{#- Run `statements` in one DO block, so they commit or roll back together; the row count of
+    the last one is checked against `expected` (never more), recorded, and returned. -#}
+{% macro hotcold_pg_counted(spec, run_id, step, pending, statements, expected) %}
+  {%- set body = "DO $hc$ DECLARE n bigint; BEGIN " ~ statements ~ "
        GET DIAGNOSTICS n = ROW_COUNT;
-       IF n > " ~ expected ~ " THEN RAISE EXCEPTION 'hotcold: delete matched % rows, more than the % verified', n, " ~ expected ~ "; END IF;
-       INSERT INTO hotcold.delete_results (run_id, table_name, deleted, expected) VALUES (" ~ hotcold_lit(run_id) ~ ", " ~ hotcold_lit(spec.name) ~ ", n, " ~ expected ~ ");
+       IF n > " ~ expected ~ " THEN RAISE EXCEPTION 'hotcold: " ~ step ~ " matched % rows, more than the % verified', n, " ~ expected ~ "; END IF;
+       INSERT INTO hotcold.step_results (run_id, table_name, step, rows, expected) VALUES (" ~ hotcold_lit(run_id) ~ ", " ~ hotcold_lit(spec.name) ~ ", " ~ hotcold_lit(step) ~ ", n, " ~ expected ~ ");
      END $hc$" -%}
   {%- do adapter.execute("CALL postgres_execute('hot', " ~ hotcold_lit(body) ~ ", use_transaction=false)", auto_begin=false) -%}
-  {%- set deleted = hotcold_scalar("select * from postgres_query('hot', " ~ hotcold_lit(
-      "select deleted from hotcold.delete_results where run_id = " ~ hotcold_lit(run_id) ~ " and table_name = " ~ hotcold_lit(spec.name) ~ " order by at desc limit 1") ~ ")") -%}
+  {%- set n = hotcold_scalar("select * from postgres_query('hot', " ~ hotcold_lit(
+      "select rows from hotcold.step_results where run_id = " ~ hotcold_lit(run_id) ~ " and table_name = " ~ hotcold_lit(spec.name)
+      ~ " and step = " ~ hotcold_lit(step) ~ " order by at desc limit 1") ~ ")") -%}
   {%- do adapter.execute("CALL postgres_execute('hot', " ~ hotcold_lit("DROP TABLE IF EXISTS " ~ pending) ~ ", use_transaction=false)", auto_begin=false) -%}
-  {{ return(deleted) }}
+  {{ return(n) }}
 {% endmacro %}
 
 {% macro hotcold_delete_staged__duckdb(spec, stage, run_id, expected) %}
@@ -137,6 +159,43 @@
     {{ exceptions.raise_compiler_error("hot_delete_staged: matched " ~ deleted ~ " rows, more than the " ~ expected ~ " verified; rolled back") }}
   {%- endif -%}
   {{ return(deleted) }}
+{% endmacro %}
+
+{#- Backfill: write the staged rows that belong in the hot store, replacing any version of
+    their key there; returns the number written. They are the rows of the window (hot
+    intervals only), and aged rows whose key the hot store still holds: the hot copy must
+    become the backfilled version, or the next rotation would archive the old one over it. -#}
+{% macro hot_write_staged(spec, stage, run_id, cutoff) %}
+  {{ return(hot_dispatch('write_staged')(spec, stage, run_id, cutoff)) }}
+{% endmacro %}
+
+{% macro hotcold_write_staged__postgres(spec, stage, run_id, cutoff) %}
+  {%- set s = hotcold_settings() -%}
+  {%- set rel = hot_relation_pg(spec) -%}
+  {%- set aged_keys = "select * from postgres_query('hot', " ~ hotcold_lit("SELECT " ~ hotcold_q_list(spec.key) ~ " FROM " ~ rel
+      ~ " WHERE " ~ ages_out(spec, cutoff, s.hot_intervals)) ~ ")" -%}
+  {%- set pending = hotcold_pg_pending(spec, "select * exclude (_hc_version, year, month, day) from " ~ stage ~ " s where not " ~ ages_out(spec, cutoff, s.hot_intervals)
+      ~ " or exists (select 1 from (" ~ aged_keys ~ ") k where " ~ hotcold_key_match(spec.key, 'k', 's') ~ ")") -%}
+  {%- set n = hotcold_scalar("select count(*) from hot." ~ pending) -%}
+  {%- set names = [] -%}{%- set casts = [] -%}
+  {%- for c in hot_table_columns(spec) -%}
+    {%- do names.append(hotcold_q(c.name)) -%}
+    {%- do casts.append("p." ~ hotcold_q(c.name) ~ "::" ~ c.type) -%}
+  {%- endfor -%}
+  {{ return(hotcold_pg_counted(spec, run_id, 'write', pending,
+      "DELETE FROM " ~ rel ~ " t USING " ~ pending ~ " p WHERE " ~ hotcold_key_match(spec.key, 't', 'p') ~ ";
+       INSERT INTO " ~ rel ~ " (" ~ names | join(', ') ~ ") SELECT " ~ casts | join(', ') ~ " FROM " ~ pending ~ " p;", n)) }}
+{% endmacro %}
+
+{% macro hotcold_write_staged__duckdb(spec, stage, run_id, cutoff) %}
+  {%- set s = hotcold_settings() -%}
+  {%- set rel = "hot." ~ hotcold_q(s.hot_schema) ~ "." ~ hotcold_q(spec.name) -%}
+  {%- set names = hotcold_q_list(hot_table_columns(spec) | map(attribute='name') | list) -%}
+  {%- do run_query("create or replace temp table hc_pending as select " ~ names ~ " from " ~ stage ~ " s where not " ~ ages_out(spec, cutoff, s.hot_intervals)
+      ~ " or exists (select 1 from " ~ rel ~ " h where " ~ hotcold_key_match(spec.key, 'h', 's') ~ ")") -%}
+  {%- do run_query("delete from " ~ rel ~ " t using hc_pending p where " ~ hotcold_key_match(spec.key, 't', 'p')) -%}
+  {%- do run_query("insert into " ~ rel ~ " (" ~ names ~ ") select " ~ names ~ " from hc_pending") -%}
+  {{ return(hotcold_scalar("select count(*) from hc_pending")) }}
 {% endmacro %}
 
 {#- VACUUM (ANALYZE) runs outside any transaction; plain VACUUM makes the space reusable for

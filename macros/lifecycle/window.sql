@@ -3,7 +3,7 @@
 {#- Start of the as-of day (UTC) minus hot_days, as an ISO timestamp with zone. "Now" is an
     input: var('as_of') when given (tests and back-dated runs), else the run's start. -#}
 {% macro hot_window_cutoff(as_of=none, hot_days=none) %}
-  {%- set hot_days = hot_days if hot_days is not none else hotcold_settings().hot_days -%}
+  {%- set hot_days = hot_days if hot_days is not none else hot_window_days() -%}
   {%- if hot_days is not number or hot_days < 1 or hot_days != hot_days | int -%}
     {{ exceptions.raise_compiler_error("hot_window_cutoff: hot_days must be a whole number of days >= 1, got " ~ hot_days) }}
   {%- endif -%}
@@ -19,6 +19,13 @@
   {%- endif -%}
   {%- set cutoff = day - modules.datetime.timedelta(days=hot_days | int) -%}
   {{ return(cutoff.isoformat() ~ ' 00:00:00+00') }}
+{% endmacro %}
+
+{#- The window's length in days: var('hot_days') overrides the config for one run
+    (hotcold cleanup --hot-days N). -#}
+{% macro hot_window_days() %}
+  {%- set override = var('hot_days', none) -%}
+  {{ return(override if override is not none else hotcold_settings().hot_days) }}
 {% endmacro %}
 
 {#- A row ages out when it is older than the window, or its interval is not a hot interval

@@ -1,23 +1,37 @@
 {#- Step 5 (Delete): only when every day of this run's export for the table is verified and
-    published, delete from the hot store exactly the staged rows in their staged versions. -#}
+    published, delete from the hot store exactly the staged rows in their staged versions.
+    In a backfill this is the hot store's turn to receive the rows: the backfilled rows of
+    the window (hot intervals only) are written there, replacing any version of their key. -#}
 {% macro hotcold_step_delete() %}
   {%- set run = hotcold_current_run() -%}
   {%- for spec in hotcold_run_tables(run) -%}
     {%- set started = hotcold_now() -%}
     {%- set stage = '_hotcold.' ~ hotcold_q('stage__' ~ spec.name) -%}
     {%- set expected = hotcold_scalar("select count(*) from " ~ stage) -%}
-    {%- set gate = hotcold_rows("select count(*) as days, coalesce(sum(new_rows), 0) as new_rows, count(*) filter (where published_at is null) as unpublished"
-        ~ " from _hotcold.export_days where run_id = " ~ hotcold_lit(invocation_id) ~ " and table_name = " ~ hotcold_lit(spec.name))[0] -%}
-    {%- if gate.unpublished > 0 or gate.new_rows != expected -%}
-      {{ exceptions.raise_compiler_error("delete refused for " ~ spec.name ~ ": " ~ gate.unpublished ~ " of " ~ gate.days ~ " days are not published and verified, or the verified rows ("
-          ~ gate.new_rows ~ ") differ from the staged rows (" ~ expected ~ "); nothing was deleted, re-run the rotation") }}
+    {%- set days = hotcold_require_published(spec, expected, 'written to the hot store' if run.kind == 'backfill' else 'deleted') -%}
+    {%- if run.kind == 'backfill' -%}
+      {%- set written = hot_write_staged(spec, stage, invocation_id, run.cutoff) if expected > 0 else 0 -%}
+      {%- do hotcold_log_step('hot_write', spec.name, started, written, days, 0, written ~ ' rows of the hot window written to the hot store') -%}
+    {%- else -%}
+      {%- set deleted = hot_delete_staged(spec, stage, invocation_id, expected) if expected > 0 else 0 -%}
+      {%- set kept = expected - deleted -%}
+      {%- do hotcold_log_step('delete', spec.name, started, deleted, days, 0,
+          (kept ~ ' rows changed since export were kept for the next run') if kept else '') -%}
     {%- endif -%}
-    {%- set deleted = hot_delete_staged(spec, stage, invocation_id, expected) if expected > 0 else 0 -%}
-    {%- set kept = expected - deleted -%}
-    {%- do hotcold_log_step('delete', spec.name, started, deleted, gate.days, 0,
-        (kept ~ ' rows changed since export were kept for the next run') if kept else '') -%}
     {%- do adapter.commit() -%}
   {%- endfor -%}
+{% endmacro %}
+
+{#- The gate before the hot store changes: every day of this run's export of the table is
+    published, and the verified new rows are exactly the staged rows. Returns the days. -#}
+{% macro hotcold_require_published(spec, expected, action) %}
+  {%- set gate = hotcold_rows("select count(*) as days, coalesce(sum(new_rows), 0) as new_rows, count(*) filter (where published_at is null) as unpublished"
+      ~ " from _hotcold.export_days where run_id = " ~ hotcold_lit(invocation_id) ~ " and table_name = " ~ hotcold_lit(spec.name))[0] -%}
+  {%- if gate.unpublished > 0 or gate.new_rows != expected -%}
+    {{ exceptions.raise_compiler_error("hot store change refused for " ~ spec.name ~ ": " ~ gate.unpublished ~ " of " ~ gate.days ~ " days are not published and verified, or the verified rows ("
+        ~ gate.new_rows ~ ") differ from the staged rows (" ~ expected ~ "); nothing was " ~ action ~ ", re-run") }}
+  {%- endif -%}
+  {{ return(gate.days) }}
 {% endmacro %}
 
 {#- Step 6 (VACUUM): the hot tables this run deleted from. -#}

@@ -20,6 +20,7 @@
       {%- set totals = hotcold_rows("select count(*) as days, sum(rows) as rows, sum(bytes) as bytes from _hotcold.export_days where run_id = "
           ~ hotcold_lit(invocation_id) ~ " and table_name = " ~ hotcold_lit(spec.name))[0] -%}
       {%- do hotcold_log_step('export', spec.name, started, totals.rows, totals.days, totals.bytes, new_rows ~ ' new rows') -%}
+      {%- do log("hotcold:progress " ~ tojson({'event': 'exported', 'table': spec.name, 'days': totals.days, 'rows': new_rows}), info=true) -%}
     {%- else -%}
       {%- do hotcold_log_step('export', spec.name, started, 0, 0, 0, 'nothing aged out') -%}
     {%- endif -%}

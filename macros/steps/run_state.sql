@@ -16,6 +16,7 @@
     create table if not exists _hotcold.lake_days (
       table_name varchar, day date, path varchar, rows bigint, checksum hugeint, bytes bigint,
       run_id varchar, published_at timestamptz, primary key (table_name, day));
+    alter table _hotcold.runs add column if not exists kind varchar default 'rotation';
   ") -%}
 {% endmacro %}
 

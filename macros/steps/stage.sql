@@ -1,33 +1,49 @@
-{#- Step 1-2a (Plan + read): copy the rows that age out, with their row versions and
-    zero-padded partition values, from the hot store into the state database. One read of
-    the hot store per table; everything after works from this copy. -#}
+{#- Step 1-2a (Plan + read): copy the rows this run moves into the state database, with their
+    row versions and zero-padded partition values; everything after works from this copy.
+    A rotation reads the rows that age out of the hot store (one read per table); a backfill
+    (var('backfill'): the files to load) reads its files instead. -#}
 {% macro hotcold_step_stage() %}
   {%- do hotcold_state_tables() -%}
   {%- set s = hotcold_settings() -%}
-  {%- if not s.auto_rotation_enabled and not var('force', false) -%}
+  {%- set backfill = var('backfill', none) -%}
+  {%- if not backfill and not s.auto_rotation_enabled and not var('force', false) -%}
     {{ exceptions.raise_compiler_error("rotation is disabled: storage.lifecycle.auto_rotation.enabled is false in " ~ s.config_path ~ "; pass --vars '{force: true}' (hotcold rotate --force) to run it anyway") }}
   {%- endif -%}
   {%- set cutoff = hot_window_cutoff() -%}
   {%- set tables = hotcold_selected_tables() -%}
+  {%- if backfill and tables | length != 1 -%}
+    {{ exceptions.raise_compiler_error("hotcold_step_stage: a backfill loads one table, got " ~ tables | length ~ "; pass --vars '{tables: [market_data], backfill: {files: [...]}}'") }}
+  {%- endif -%}
   {#- We hold the rotation lock: any run still marked running died without closing. -#}
   {%- do run_query("update _hotcold.runs set outcome = 'abandoned', finished_at = now() where outcome = 'running'") -%}
-  {%- do run_query("insert into _hotcold.runs (run_id, as_of, cutoff, tables, started_at, outcome) values ("
-      ~ hotcold_lit(invocation_id) ~ ", (" ~ hotcold_lit(cutoff) ~ "::timestamptz + interval " ~ hotcold_lit(s.hot_days ~ ' days') ~ ")::date, "
-      ~ hotcold_lit(cutoff) ~ "::timestamptz, " ~ hotcold_lit(tables | map(attribute='name') | join(',')) ~ ", now(), 'running')") -%}
+  {%- do run_query("insert into _hotcold.runs (run_id, as_of, cutoff, tables, started_at, outcome, kind) values ("
+      ~ hotcold_lit(invocation_id) ~ ", (" ~ hotcold_lit(cutoff) ~ "::timestamptz + interval " ~ hotcold_lit(hot_window_days() ~ ' days') ~ ")::date, "
+      ~ hotcold_lit(cutoff) ~ "::timestamptz, " ~ hotcold_lit(tables | map(attribute='name') | join(',')) ~ ", now(), 'running', "
+      ~ hotcold_lit('backfill' if backfill else 'rotation') ~ ")") -%}
   {%- do adapter.commit() -%}
   {%- for spec in tables -%}
     {%- set started = hotcold_now() -%}
-    {%- set note = hot_ensure_time_index(spec) -%}
     {%- set stage = '_hotcold.' ~ hotcold_q('stage__' ~ spec.name) -%}
-    {%- set ts = 'src.' ~ hotcold_q(spec.time_column) -%}
-    {%- do run_query("create or replace table " ~ stage ~ " as select src.*, "
-        ~ "strftime(" ~ ts ~ ", '%Y') as year, strftime(" ~ ts ~ ", '%m') as month, strftime(" ~ ts ~ ", '%d') as day "
-        ~ "from (" ~ hot_archival_select(spec, cutoff) ~ ") src order by " ~ ts) -%}
+    {%- if backfill -%}
+      {%- set note = hotcold_stage_backfill(spec, stage, backfill) -%}
+    {%- else -%}
+      {%- set note = hot_ensure_time_index(spec) -%}
+      {%- do hotcold_stage_rows(spec, stage, "(" ~ hot_archival_select(spec, cutoff) ~ ")") -%}
+    {%- endif -%}
     {%- do hotcold_check_keys(spec, stage) -%}
     {%- set counts = hotcold_rows("select count(*) as n, count(distinct (year, month, day)) as d from " ~ stage)[0] -%}
     {%- do hotcold_log_step('stage', spec.name, started, counts.n, counts.d, 0, note) -%}
     {%- do adapter.commit() -%}
   {%- endfor -%}
+{% endmacro %}
+
+{#- The stage: the rows with their version (_hc_version) and zero-padded year/month/day, in
+    time order so the partitioned writer meets each day once. -#}
+{% macro hotcold_stage_rows(spec, stage, rows) %}
+  {%- set ts = 'src.' ~ hotcold_q(spec.time_column) -%}
+  {%- do run_query("create or replace table " ~ stage ~ " as select src.*, "
+      ~ "strftime(" ~ ts ~ ", '%Y') as year, strftime(" ~ ts ~ ", '%m') as month, strftime(" ~ ts ~ ", '%d') as day "
+      ~ "from " ~ rows ~ " src order by " ~ ts) -%}
 {% endmacro %}
 
 {#- The lake de-duplicates on the key, so a NULL or repeated key would silently merge rows:

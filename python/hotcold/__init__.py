@@ -1,14 +1,20 @@
 """hotcold: a PostgreSQL hot window and a Hive-partitioned Parquet lake, rotated by dbt."""
 
+from .backfill import BackfillReport, backfill
 from .config import Config, load as load_config
 from .errors import HotColdError
 from .lifecycle import DataLifecycleManager
 from .query_engine import ColdStorageQueryEngine
 from .rotation import RotationReport, rotate
 from .router import StorageRouter
+from .sources import Source, SyntheticBars
 from .status import archival_status
 
 __all__ = [
+    "BackfillReport",
+    "Source",
+    "SyntheticBars",
+    "backfill",
     "ColdStorageQueryEngine",
     "Config",
     "DataLifecycleManager",

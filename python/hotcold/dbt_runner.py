@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from . import progress
 from .config import Config
 from .errors import HotColdError, StepFailed
 from .lock import held_by_this_process, rotation_lock
@@ -58,6 +59,8 @@ def invoke(config: Config, args: list[str], vars: dict | None = None, on_event: 
         name = event.info.name
         if event.info.level == "error" and event.info.msg:
             errors.append(str(event.info.msg))
+        if name == "JinjaLogInfo" and progress.emit_logged(str(event.info.msg)):
+            return
         if not invocation and getattr(event.info, "invocation_id", None):
             invocation.append(event.info.invocation_id)
         if name in ("NodeStart", "NodeFinished") and on_event:

@@ -13,6 +13,7 @@ from pathlib import Path
 from .errors import StepFailed
 from .lake import day_file, store_for
 from .faults import fail_point
+from .progress import emit
 
 
 def current_run_id(session) -> str:
@@ -55,6 +56,7 @@ def publish_run(session):
             "insert or replace into _hotcold.lake_days values (?, ?, ?, ?, ?, ?, ?, now())",
             [table, day, str(final), rows, checksum, final.stat().st_size, run_id],
         )
+        emit("day", table=table, day=day.isoformat(), rows=rows)
         fail_point("publish.between_days")
     session.execute(
         "insert into _hotcold.step_log select ?, 'publish', table_name, sum(rows), count(*), sum(bytes), ?, now(), '' from _hotcold.export_days where run_id = ? group by table_name",

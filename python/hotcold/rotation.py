@@ -63,6 +63,7 @@ def rotate(
     full: bool = False,
     force: bool = False,
     dry_run: bool = False,
+    hot_days: int | None = None,
     on_step: Callable[[str, str], None] | None = None,
 ) -> RotationReport:
     day = parse_as_of(as_of)
@@ -70,6 +71,8 @@ def rotate(
     if not names:
         raise HotColdError("no tables to rotate", "list tables under storage.rotation.tables, or pass --table / --full")
     vars = {"as_of": day.isoformat(), "tables": names, "force": force}
+    if hot_days is not None:
+        vars["hot_days"] = check_hot_days(hot_days)
     if dry_run:
         return _plan(config, day, vars)
     if not config.auto_rotation_enabled and not force:
@@ -77,6 +80,17 @@ def rotate(
             f"rotation is disabled (storage.lifecycle.auto_rotation.enabled is false in {config.path.name})",
             "pass --force to run it anyway, or set enabled: true",
         )
+    return run_steps(config, day, vars, on_step)
+
+
+def check_hot_days(value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise HotColdError(f"--hot-days must be a whole number of days >= 1, got {value!r}", "e.g. --hot-days 30")
+    return value
+
+
+def run_steps(config: Config, day: date, vars: dict, on_step: Callable[[str, str], None] | None = None) -> RotationReport:
+    """One dbt build of the steps (a rotation, or a backfill when vars carry `backfill`)."""
     try:
         outcome = dbt_runner.invoke(config, ["build", "--select", "tag:rotation"], vars, on_event=on_step)
     except StepFailed as exc:
@@ -121,6 +135,7 @@ def _report(config: Config, run_id: str, day: date) -> RotationReport:
         st = t["steps"]
         t["archived_rows"] = st.get("stage", {}).get("rows", 0)
         t["deleted_rows"] = st.get("delete", {}).get("rows", 0)
+        t["written_to_hot"] = st.get("hot_write", {}).get("rows", 0)
         t["lake_days"] = st.get("publish", {}).get("days", 0)
         t["lake_bytes"] = st.get("publish", {}).get("bytes", 0)
     return report
