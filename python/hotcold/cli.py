@@ -45,28 +45,62 @@ def _config(path: Optional[Path]) -> config_mod.Config:
 
 @contextmanager
 def _progress(json_mode: bool):
-    """Yields a step callback: a rich progress bar on a terminal, plain log lines otherwise,
-    nothing with --json (stdout is the JSON)."""
+    """Yields a step callback and shows the steps, files loaded and days published: a rich
+    progress bar on a terminal, plain log lines otherwise, nothing with --json (stdout is
+    the JSON)."""
+    from . import progress
     from .rotation import STEPS
 
     if json_mode:
         yield None
         return
     if not err.is_terminal:
-        yield lambda node, status: err.print(f"hotcold: {node.replace('hotcold_', '')} {status}", highlight=False, soft_wrap=True)
+        with progress.listening(_plain_progress()):
+            yield lambda node, status: None if status == "started" or node not in STEPS else err.print(
+                f"hotcold: {node.replace('hotcold_', '')} {status}", highlight=False, soft_wrap=True)
         return
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=err, transient=True) as bar:
-        task = bar.add_task("rotation", total=len(STEPS))
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:,.0f}/{task.total:,.0f}"),
+                  TimeElapsedColumn(), console=err, transient=True) as bar:
+        steps = bar.add_task("steps", total=len(STEPS))
+        tasks: dict[str, int] = {}
 
         def on_step(node: str, status: str) -> None:
             step = node.replace("hotcold_", "")
             if status == "started":
-                bar.update(task, description=f"rotation: {step}")
+                bar.update(steps, description=f"step: {step}")
             elif node in STEPS:
-                bar.advance(task)
+                bar.advance(steps)
                 err.print(f"[green]✓[/green] {step}", highlight=False)
 
-        yield on_step
+        def on_event(event: str, data: dict) -> None:
+            if event == "file":
+                err.print(f"  loaded {escape(data['name'])}: {data['rows']:,} rows", highlight=False)
+            elif event == "exported":
+                tasks[data["table"]] = bar.add_task(f"publish {data['table']} days", total=data["days"])
+            elif event == "day" and data["table"] in tasks:
+                bar.advance(tasks[data["table"]])
+
+        with progress.listening(on_event):
+            yield on_step
+
+
+def _plain_progress():
+    """Log lines for cron mail and CI logs: every file, and publishing in tenths."""
+    totals: dict[str, list[int]] = {}
+
+    def on_event(event: str, data: dict) -> None:
+        if event == "file":
+            err.print(f"hotcold: loaded {data['name']}: {data['rows']:,} rows", highlight=False, soft_wrap=True)
+        elif event == "exported":
+            totals[data["table"]] = [0, data["days"]]
+            err.print(f"hotcold: publishing {data['days']:,} days of {data['table']} ({data['rows']:,} new rows)", highlight=False, soft_wrap=True)
+        elif event == "day" and data["table"] in totals:
+            t = totals[data["table"]]
+            t[0] += 1
+            if t[0] == t[1] or t[0] % max(1, t[1] // 10) == 0:
+                err.print(f"hotcold: published {t[0]:,}/{t[1]:,} days of {data['table']}", highlight=False, soft_wrap=True)
+
+    return on_event
 
 
 @app.command()
@@ -136,6 +170,36 @@ def demo(
         return
     _print_report(report)
     out.print(f"\nLake: {cfg.lake_root}   log: {cfg.log_file}\nNext: [bold]hotcold status[/bold]")
+
+
+@app.command()
+def backfill(
+    table: str = typer.Option(..., "--table", "-t", help="The table to load, e.g. market_data."),
+    inputs: list[Path] = typer.Option(..., "--from", help="CSV or Parquet file, or a folder of them (repeatable; a later file's version of a key wins)."),
+    archive: Optional[bool] = typer.Option(None, "--archive/--no-archive", help="Rotate the table afterwards (default: storage.lifecycle.archive_on_backfill)."),
+    as_of: Optional[str] = AsOfOpt,
+    config: Optional[Path] = ConfigOpt,
+    json_out: bool = JsonOpt,
+):
+    """Load history into the lake (every row) and the hot store (the window's hot-interval rows)."""
+    from .backfill import backfill as do_backfill
+
+    cfg = _config(config)
+    with _progress(json_out) as on_step:
+        report = do_backfill(cfg, table, inputs, as_of=as_of, archive=archive, on_step=on_step)
+    if json_out:
+        out.print_json(json.dumps(report.to_dict(), default=str))
+        return
+    r = report.to_dict()
+    t = Table(title=f"backfill of {table} from {len(r['files'])} file(s)")
+    for col in ("rows loaded", "lake days written", "lake bytes written", "written to hot store"):
+        t.add_column(col, justify="right")
+    t.add_row(_n(r["rows"]), _n(r["lake_days"]), _bytes(r["lake_bytes"]), _n(r["written_to_hot"]))
+    out.print(t)
+    if report.archive:
+        _print_report(report.archive)
+    else:
+        out.print("archival skipped (--no-archive or archive_on_backfill: false); the next rotation moves aged hot rows", highlight=False)
 
 
 RANGE_HELP = "Ranges are [start, end): start included, end excluded. Dates (2024-03-01) and times (2024-03-01T09:30, 2024-03-01 09:30:00-05:00) are UTC unless they carry an offset or --tz is given."

@@ -45,7 +45,7 @@ def invoke(config: Config, args: list[str], vars: dict | None = None, on_event: 
     work = config.state_path.parent / "dbt"
     cmd = [
         *args,
-        "--quiet",
+        "--log-level", "none",
         "--project-dir", str(proj),
         "--profiles-dir", str(proj),
         "--target-path", str(work / "target"),
