@@ -202,6 +202,82 @@ def backfill(
         out.print("archival skipped (--no-archive or archive_on_backfill: false); the next rotation moves aged hot rows", highlight=False)
 
 
+@app.command()
+def cleanup(
+    analyze_only: bool = typer.Option(False, "--analyze-only", help="Only report what each table holds and what lies outside the window."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Report what would be done; change nothing."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation (scripts)."),
+    hot_days: Optional[int] = typer.Option(None, "--hot-days", help="Window for this run, in days (default: storage.lifecycle.hot_days)."),
+    reclaim: str = typer.Option("vacuum", "--reclaim", help="vacuum: VACUUM (ANALYZE), space reusable; full: VACUUM FULL, files shrink (locks each table)."),
+    table: Optional[list[str]] = typer.Option(None, "--table", "-t", help="Only this table (repeatable; default: every configured table)."),
+    as_of: Optional[str] = AsOfOpt,
+    config: Optional[Path] = ConfigOpt,
+    json_out: bool = JsonOpt,
+):
+    """Move everything outside the window to the lake once, then reclaim the space."""
+    from . import cleanup as cleanup_mod
+
+    cfg = _config(config)
+    if analyze_only:
+        report = cleanup_mod.analyze(cfg, as_of=as_of, hot_days=hot_days, tables=table)
+        return _print_cleanup(report, json_out)
+    if not (yes or dry_run or sys.stdin.isatty()):
+        raise HotColdError("cleanup deletes rows from the hot store and asks first, but there is no terminal to ask on",
+                           "pass --yes to confirm from a script (run --dry-run first to see what it does)")
+
+    def confirm(plan) -> bool:
+        if not json_out:
+            _print_cleanup(plan, False)
+        return yes or typer.confirm("Go ahead?", default=False, err=True)
+
+    with _progress(json_out) as on_step:
+        report = cleanup_mod.cleanup(cfg, as_of=as_of, hot_days=hot_days, tables=table, reclaim=reclaim, dry_run=dry_run, confirm=confirm, on_step=on_step)
+    if json_out:
+        out.print_json(json.dumps(report.to_dict(), default=str))
+    elif report.mode == "dry-run":
+        _print_cleanup(report, False)
+    elif report.mode == "cancelled":
+        out.print("Cancelled: nothing was changed.")
+    else:
+        t = Table(title=f"cleanup done (window {report.hot_days} days, cutoff {report.cutoff[:10]})")
+        for col in ("table", "archived", "deleted from hot", "hot rows after", "size before", "size after"):
+            t.add_column(col, justify="left" if col == "table" else "right")
+        steps = report.rotation.tables if report.rotation else {}
+        for name, r in report.tables.items():
+            if "note" in r:
+                continue
+            done = steps.get(name, {})
+            t.add_row(name, _n(done.get("archived_rows", 0)), _n(done.get("deleted_rows", 0)), _n(r.get("rows_after")), _bytes(r["bytes"]), _bytes(r.get("bytes_after")))
+        out.print(t)
+        if report.reclaim == "vacuum" and report.aged_rows:
+            out.print("note: VACUUM made the space reusable; the files keep their size until --reclaim full (or pg_repack) rewrites them", highlight=False)
+
+
+def _print_cleanup(report, json_out: bool) -> None:
+    if json_out:
+        out.print_json(json.dumps(report.to_dict(), default=str))
+        return
+    prefix = "DRY RUN — nothing changed. " if report.mode == "dry-run" else ""
+    t = Table(title=f"{prefix}hot store as of {report.as_of} (window {report.hot_days} days, cutoff {(report.cutoff or '-')[:10]} UTC)")
+    for col in ("table", "interval", "rows", "size", "oldest", "newest", "rows outside", "size outside"):
+        t.add_column(col, justify="left" if col in ("table", "interval", "oldest", "newest") else "right")
+    sizes = Table(title="size on disk")
+    for col in ("table", "now", "expected after", "rows outside window"):
+        sizes.add_column(col, justify="left" if col == "table" else "right")
+    for name, r in report.tables.items():
+        if "note" in r:
+            t.add_row(name, "-", r["note"], "", "", "", "", "")
+            continue
+        for i in r["intervals"]:
+            t.add_row(name, i["interval"] or "-", _n(i["rows"]), _bytes(i["bytes"]), (i["oldest"] or "-")[:16], (i["newest"] or "-")[:16], _n(i["aged_rows"]), _bytes(i["aged_bytes"]))
+        sizes.add_row(name, _bytes(r["bytes"]), _bytes(r["expected_bytes_after"]), _n(r["aged_rows"]))
+    out.print(t)
+    out.print(sizes)
+    verb = "would" if report.mode == "dry-run" else "will"
+    for action in report.actions:
+        out.print(f"{verb}: {escape(action)}", highlight=False, soft_wrap=True)
+
+
 RANGE_HELP = "Ranges are [start, end): start included, end excluded. Dates (2024-03-01) and times (2024-03-01T09:30, 2024-03-01 09:30:00-05:00) are UTC unless they carry an offset or --tz is given."
 
 

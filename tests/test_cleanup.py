@@ -1,0 +1,147 @@
+"""Cleanup on a real PostgreSQL: the analysis equals direct SQL, "n" changes nothing,
+--hot-days moves exactly the rows outside that window, and the sizes it reports are the
+ones pg_total_relation_size gives."""
+
+from __future__ import annotations
+
+import os
+import pty
+import select
+import subprocess
+import sys
+import time
+from datetime import date, datetime, timedelta, timezone
+
+import psycopg
+import pytest
+
+import hotcold
+from hotcold.cleanup import analyze, cleanup
+from hotcold.demo import fill_demo_data
+from support import lake_files, snapshot, union_rows, write_config
+
+AS_OF = date(2026, 11, 25)
+MD_COLS = "symbol, interval, ts, open, high, low, close, volume, vwap"
+TABLES = ("features", "market_data", "news", "social_sentiment")
+TIME = {"news": "published_at"}
+
+
+@pytest.fixture
+def project(tmp_path, pg_dsn):
+    config = hotcold.load_config(write_config(tmp_path, "postgres", pg_dsn))
+    fill_demo_data(config, symbols=3, years=1, as_of=AS_OF)
+    return config
+
+
+def test_analysis_equals_direct_sql(project, pg_dsn):
+    report = analyze(project, as_of=AS_OF, hot_days=20)
+    cutoff = datetime(2026, 11, 5, tzinfo=timezone.utc)
+    assert report.cutoff.startswith("2026-11-05")
+    with psycopg.connect(pg_dsn) as conn:
+        for table in TABLES:
+            ts = TIME.get(table, "ts")
+            interval = "interval" if table == "market_data" else "null::text"
+            aged = f"{ts} < %(c)s" + (" or interval <> '1day'" if table == "market_data" else "")
+            cols = [r[0] for r in conn.execute("select attname from pg_attribute where attrelid = %s::regclass and attnum > 0 and not attisdropped", [table])]
+            size = "24 + " + " + ".join(f'coalesce(pg_column_size("{c}"), 0)' for c in cols)
+            want = conn.execute(
+                f"select {interval}, count(*), sum({size}), min({ts}), max({ts}), count(*) filter (where {aged}), "
+                f"coalesce(sum({size}) filter (where {aged}), 0) from {table} t group by 1 order by 1 nulls first", {"c": cutoff}).fetchall()
+            got = [(i["interval"], i["rows"], i["bytes"], i["oldest"], i["newest"], i["aged_rows"], i["aged_bytes"]) for i in report.tables[table]["intervals"]]
+            assert got == [(w[0], w[1], w[2], w[3].isoformat(), w[4].isoformat(), w[5], w[6]) for w in want], table
+            size = conn.execute("select pg_total_relation_size(%s::regclass)", [table]).fetchone()[0]
+            assert report.tables[table]["bytes"] == size
+            assert report.tables[table]["aged_rows"] == sum(w[5] for w in want)
+            assert 0 < report.tables[table]["expected_bytes_after"] < size
+
+
+@pytest.mark.parametrize("kind", ["postgres", "duckdb"])
+def test_hot_days_moves_exactly_the_rows_outside_that_window(tmp_path, request, kind):
+    dsn = request.getfixturevalue("pg_dsn") if kind == "postgres" else None
+    project = hotcold.load_config(write_config(tmp_path, kind, dsn))
+    fill_demo_data(project, symbols=3, years=1, as_of=AS_OF)
+    before = {t: snapshot(project, t, "*") for t in TABLES}
+    report = cleanup(project, as_of=AS_OF, hot_days=10)
+    assert report.mode == "live" and report.rotation is not None
+    cutoff = datetime(2026, 11, 15, tzinfo=timezone.utc)
+    for table in TABLES:
+        hot, lake = union_rows(project, table, "*")
+        assert sorted(hot + lake, key=repr) == sorted(before[table], key=repr), f"{table}: rows lost or duplicated"
+        ts = 1 if table == "news" else 2
+        stays = [r for r in before[table] if r[ts] >= cutoff and (table != "market_data" or r[1] == "1day")]
+        assert sorted(hot, key=repr) == sorted(stays, key=repr), f"{table}: the hot store must hold exactly the 10-day window"
+        assert report.tables[table]["rows_after"] == len(stays)
+
+
+def test_reclaim_full_reports_the_sizes_postgres_reports(project, pg_dsn):
+    with psycopg.connect(pg_dsn) as conn:
+        sizes_before = {t: conn.execute("select pg_total_relation_size(%s::regclass)", [t]).fetchone()[0] for t in TABLES}
+    report = cleanup(project, as_of=AS_OF, reclaim="full")
+    with psycopg.connect(pg_dsn) as conn:
+        sizes_after = {t: conn.execute("select pg_total_relation_size(%s::regclass)", [t]).fetchone()[0] for t in TABLES}
+    for t in TABLES:
+        assert report.tables[t]["bytes"] == sizes_before[t]
+        assert report.tables[t]["bytes_after"] == sizes_after[t]
+        assert sizes_after[t] < sizes_before[t], f"{t}: VACUUM FULL should shrink a table that lost most of its rows"
+
+
+def test_dry_run_and_a_refusal_change_nothing(project):
+    hot_before, lake_before = snapshot(project, "market_data", MD_COLS), lake_files(project)
+    dry = cleanup(project, as_of=AS_OF, dry_run=True)
+    assert dry.mode == "dry-run" and dry.aged_rows > 0 and any(a.startswith("archive") for a in dry.actions)
+    seen = []
+    no = cleanup(project, as_of=AS_OF, confirm=lambda plan: seen.append(plan.aged_rows) or False)
+    assert no.mode == "cancelled" and seen == [dry.aged_rows] and no.rotation is None
+    assert snapshot(project, "market_data", MD_COLS) == hot_before and lake_files(project) == lake_before
+
+
+def _cli(*args: str, stdin=None, env=None):
+    return subprocess.run([sys.executable, "-m", "hotcold.cli", "cleanup", *args], capture_output=True, text=True, timeout=300, stdin=stdin, env=env)
+
+
+def test_cli_answering_n_at_the_prompt_changes_nothing(project):
+    hot_before, lake_before = snapshot(project, "news", "*"), lake_files(project)
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "hotcold.cli", "cleanup", "-c", str(project.path), "--as-of", "2026-11-25"],
+                            stdin=slave, stdout=subprocess.PIPE, stderr=slave, text=True)
+    os.close(slave)
+    prompt = _read_until(master, b"Go ahead?", timeout=120)
+    assert b"Go ahead?" in prompt, prompt
+    os.write(master, b"n\n")
+    out, _ = proc.communicate(timeout=60)
+    os.close(master)
+    assert proc.returncode == 0, out
+    assert "Cancelled: nothing was changed." in out and "will: archive" in out
+    assert snapshot(project, "news", "*") == hot_before and lake_files(project) == lake_before
+
+
+def test_cli_without_a_terminal_or_yes_refuses(project):
+    proc = _cli("-c", str(project.path), stdin=subprocess.DEVNULL)
+    errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("Error:")]
+    assert proc.returncode == 1 and len(errors) == 1 and "no terminal" in errors[0] and "--yes" in proc.stderr
+    bad = _cli("-c", str(project.path), "--hot-days", "0", "--yes")
+    assert bad.returncode == 1 and "--hot-days must be a whole number of days >= 1" in bad.stderr and "Traceback" not in bad.stderr
+    bad = _cli("-c", str(project.path), "--reclaim", "most", "--yes")
+    assert bad.returncode == 1 and "--reclaim must be vacuum or full" in bad.stderr
+
+
+def test_cli_analyze_only_json(project):
+    import json
+
+    proc = _cli("-c", str(project.path), "--analyze-only", "--json", "--as-of", "2026-11-25")
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["mode"] == "analyze" and set(data["tables"]) == set(TABLES)
+    assert data["tables"]["market_data"]["intervals"][0]["interval"] in ("1day", "1hour", "1min")
+
+
+def _read_until(fd: int, marker: bytes, timeout: float) -> bytes:
+    got, end = b"", time.monotonic() + timeout
+    while marker not in got and time.monotonic() < end:
+        ready, _, _ = select.select([fd], [], [], 1)
+        if ready:
+            try:
+                got += os.read(fd, 4096)
+            except OSError:
+                break
+    return got
