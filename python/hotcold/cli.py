@@ -278,6 +278,49 @@ def _print_cleanup(report, json_out: bool) -> None:
         out.print(f"{verb}: {escape(action)}", highlight=False, soft_wrap=True)
 
 
+@app.command()
+def schedule(
+    install: bool = typer.Option(False, "--install", help="Add the line to your crontab (idempotent)."),
+    remove: bool = typer.Option(False, "--remove", help="Remove this config's line from your crontab."),
+    run: bool = typer.Option(False, "--run", help="Stay in the foreground and rotate at each tick (containers); SIGTERM stops between runs."),
+    force: bool = typer.Option(False, "--force", help="With --run: rotate even when auto_rotation.enabled is false."),
+    config: Optional[Path] = ConfigOpt,
+):
+    """Run the rotation on storage.lifecycle.auto_rotation.schedule: print the crontab line, install it, or run the loop."""
+    import signal
+    import threading
+
+    from . import schedule as schedule_mod
+
+    if install + remove + run > 1:
+        raise HotColdError("choose one of --install, --remove and --run", "run `hotcold schedule --help`")
+    cfg = _config(config)
+    if run:
+        stop = threading.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stop.set())
+        schedule_mod.run_schedule(cfg, force=force, stop=stop, log=lambda m: print(f"{_now()} {m}", flush=True))
+        return
+    if remove:
+        changed = schedule_mod.remove(cfg)
+        out.print("removed the hotcold line from your crontab" if changed else "no hotcold line for this config in your crontab", highlight=False)
+        return
+    if install:
+        changed = schedule_mod.install(cfg)
+        out.print("installed in your crontab:" if changed else "already in your crontab:", highlight=False)
+    out.print(schedule_mod.cron_line(cfg), highlight=False, soft_wrap=True, markup=False)
+    for note in schedule_mod.environment_notes(cfg):
+        err.print(f"note: {escape(note)}", highlight=False, soft_wrap=True)
+    if not cfg.auto_rotation_enabled:
+        err.print("note: auto_rotation.enabled is false, so the scheduled run will refuse; set it to true", highlight=False, soft_wrap=True)
+
+
+def _now() -> str:
+    from datetime import datetime
+
+    return datetime.now().astimezone().isoformat(timespec="seconds")
+
+
 RANGE_HELP = "Ranges are [start, end): start included, end excluded. Dates (2024-03-01) and times (2024-03-01T09:30, 2024-03-01 09:30:00-05:00) are UTC unless they carry an offset or --tz is given."
 
 
