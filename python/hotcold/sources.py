@@ -83,8 +83,8 @@ def spool(source: Source, spec: TableSpec, path: Path) -> int:
 
 
 class SyntheticBars:
-    """Random-walk OHLCV bars for `market_data`: the demo's data provider, and the example of
-    a `Source`. Deterministic for a seed; weekdays only for daily bars, 14:00-21:00 UTC for
+    """Random-walk OHLCV bars for `market_data`: synthetic history to try a backfill with,
+    and the worked example of a `Source`. Deterministic for a seed; weekdays only for daily bars, 14:00-21:00 UTC for
     intraday ones. One batch per day, so memory stays flat however long the range."""
 
     STEPS = {"1min": timedelta(minutes=1), "1hour": timedelta(hours=1), "1day": timedelta(days=1)}
