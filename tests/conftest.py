@@ -137,3 +137,11 @@ def pytest_terminal_summary(terminalreporter):
     # Known only once a test has asked for PostgreSQL, hence not in the report header.
     if _source:
         terminalreporter.write_line(f"hotcold tests used PostgreSQL: {_source}")
+
+
+@pytest.fixture
+def pg_project(tmp_path, pg_dsn):
+    """A PostgreSQL hot store of its own, filled with a year of the demo's data (3 symbols)."""
+    from support import demo_project
+
+    return demo_project(tmp_path, "postgres", pg_dsn)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -25,6 +26,18 @@ def write_config(tmp_path: Path, kind: str, dsn: str | None = None, **lifecycle)
     path = tmp_path / "unified_config.yaml"
     path.write_text(yaml.safe_dump(cfg))
     return path
+
+
+DEMO_AS_OF = date(2026, 11, 25)
+
+
+def demo_project(tmp_path: Path, kind: str, dsn: str | None = None, symbols: int = 3, **lifecycle) -> hotcold.Config:
+    """A config for this test and a hot store filled with a year of the demo's data."""
+    from hotcold.demo import fill_demo_data
+
+    config = hotcold.load_config(write_config(tmp_path, kind, dsn, **lifecycle))
+    fill_demo_data(config, symbols=symbols, years=1, as_of=DEMO_AS_OF)
+    return config
 
 
 def hot_conn(config: hotcold.Config) -> duckdb.DuckDBPyConnection:

@@ -14,9 +14,8 @@ import psycopg
 import pytest
 
 import hotcold
-from hotcold.demo import fill_demo_data
 from hotcold.errors import HotColdError
-from support import hot_conn, hot_rel, union_rows, write_config
+from support import demo_project, hot_conn, hot_rel, union_rows
 
 AS_OF = date(2026, 11, 25)
 CUTOFF = datetime(2026, 10, 26, tzinfo=timezone.utc)  # AS_OF - 30 days
@@ -54,16 +53,9 @@ def lake_state(config) -> dict:
     return {str(p): (p.stat().st_mtime_ns, p.stat().st_size) for p in config.lake_root.rglob("*.parquet")} if config.lake_root.exists() else {}
 
 
-@pytest.fixture
-def pg_config(tmp_path, pg_dsn):
-    config = hotcold.load_config(write_config(tmp_path, "postgres", pg_dsn))
-    fill_demo_data(config, symbols=3, years=1, as_of=AS_OF)
-    return config
-
-
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])
-def test_backfill_of_all_four_types_puts_every_row_in_the_lake_once_and_the_window_in_postgres(pg_config, pg_dsn, tmp_path, fmt):
-    config = pg_config
+def test_backfill_of_all_four_types_puts_every_row_in_the_lake_once_and_the_window_in_postgres(pg_project, pg_dsn, tmp_path, fmt):
+    config = pg_project
     before = {t: union_rows(config, t, COLUMNS[t][0])[0] for t in COLUMNS}
     files = {t: export_files(config, t, fmt, tmp_path / "in" / t) for t in COLUMNS}
     # market_data keeps its hot rows (the backfill meets them); the others start empty.
@@ -100,9 +92,7 @@ RECENT = datetime(2026, 11, 16, tzinfo=timezone.utc)
 
 @pytest.mark.parametrize("kind", ["postgres", "duckdb"])
 def test_a_corrected_row_replaces_its_old_version_everywhere(tmp_path, request, kind):
-    dsn = request.getfixturevalue("pg_dsn") if kind == "postgres" else None
-    config = hotcold.load_config(write_config(tmp_path, kind, dsn))
-    fill_demo_data(config, symbols=2, years=1, as_of=AS_OF)
+    config = demo_project(tmp_path, kind, request.getfixturevalue("pg_dsn") if kind == "postgres" else None, symbols=2)
     first, fixed = tmp_path / "first.csv", tmp_path / "fixed.csv"
     first.write_text(HEADER + bar("ZZZ", OLD, 10.0) + bar("ZZZ", RECENT, 10.0) + bar("ZZZ", RECENT, 99.0, "1min"))
     fixed.write_text(HEADER + bar("ZZZ", OLD, 11.0) + bar("ZZZ", RECENT, 12.0))
@@ -140,8 +130,8 @@ BAD_FILES = {
 
 
 @pytest.mark.parametrize("name", sorted(BAD_FILES))
-def test_a_bad_file_stops_before_anything_changes(pg_config, tmp_path, name):
-    config = pg_config
+def test_a_bad_file_stops_before_anything_changes(pg_project, tmp_path, name):
+    config = pg_project
     hotcold.backfill(config, "market_data", [_write(tmp_path / "good0.csv", HEADER + bar("ZZZ", OLD - timedelta(days=7), 5.0))], as_of=AS_OF, archive=False)
     lake_before, hot_before = lake_state(config), union_rows(config, "market_data", "*")[0]
     text, fragments = BAD_FILES[name]
@@ -154,27 +144,27 @@ def test_a_bad_file_stops_before_anything_changes(pg_config, tmp_path, name):
     assert union_rows(config, "market_data", "*")[0] == hot_before, "no hot row may change"
 
 
-def test_a_bad_parquet_file_names_the_row(pg_config, tmp_path):
+def test_a_bad_parquet_file_names_the_row(pg_project, tmp_path):
     path = tmp_path / "bars.parquet"
     duckdb.sql(f"copy (select 'ZZZ' as symbol, '1day' as interval, timestamptz '2026-03-02' + to_days(i::int) as ts, 1.0 as open, 2.0 as high, 0.5 as low, "
                f"case when i = 6 then 'n/a' else '1.5' end as close, 100 as volume, 1.25 as vwap from range(10) t(i)) to '{path}' (format parquet)")
     with pytest.raises(HotColdError, match=r"bars.parquet, row 7: column 'close' holds 'n/a'"):
-        hotcold.backfill(pg_config, "market_data", [path], as_of=AS_OF)
+        hotcold.backfill(pg_project, "market_data", [path], as_of=AS_OF)
 
 
-def test_a_source_streams_into_the_lake_only_outside_the_hot_intervals(pg_config):
+def test_a_source_streams_into_the_lake_only_outside_the_hot_intervals(pg_project):
     bars = hotcold.SyntheticBars(["QQQ", "SPY"], RECENT.date(), RECENT.date() + timedelta(days=2), interval="1min")
     assert isinstance(bars, hotcold.Source)
-    report = hotcold.backfill(pg_config, "market_data", [bars], as_of=AS_OF).to_dict()
+    report = hotcold.backfill(pg_project, "market_data", [bars], as_of=AS_OF).to_dict()
     assert report["rows"] == 2 * 2 * 7 * 60 and report["written_to_hot"] == 0 and report["lake_days"] == 2
-    hot, lake = union_rows(pg_config, "market_data", "symbol, interval")
+    hot, lake = union_rows(pg_project, "market_data", "symbol, interval")
     assert not [r for r in hot if r[0] in ("QQQ", "SPY")]
     assert len([r for r in lake if r[0] in ("QQQ", "SPY")]) == report["rows"]
 
 
-def test_cli_backfill_json_and_errors(pg_config, tmp_path):
+def test_cli_backfill_json_and_errors(pg_project, tmp_path):
     good = _write(tmp_path / "good.csv", HEADER + bar("ZZZ", OLD, 1.0) + bar("ZZZ", RECENT, 2.0))
-    cfg = str(pg_config.path)
+    cfg = str(pg_project.path)
     run = lambda *a: subprocess.run([sys.executable, "-m", "hotcold.cli", *a], capture_output=True, text=True, timeout=300)
     ok = run("backfill", "-c", cfg, "--table", "market_data", "--from", str(good), "--as-of", "2026-11-25", "--no-archive", "--json")
     assert ok.returncode == 0, ok.stderr

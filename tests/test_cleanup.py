@@ -10,15 +10,13 @@ import select
 import subprocess
 import sys
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 
 import psycopg
 import pytest
 
-import hotcold
 from hotcold.cleanup import analyze, cleanup
-from hotcold.demo import fill_demo_data
-from support import lake_files, snapshot, union_rows, write_config
+from support import demo_project, lake_files, snapshot, union_rows
 
 AS_OF = date(2026, 11, 25)
 MD_COLS = "symbol, interval, ts, open, high, low, close, volume, vwap"
@@ -26,15 +24,8 @@ TABLES = ("features", "market_data", "news", "social_sentiment")
 TIME = {"news": "published_at"}
 
 
-@pytest.fixture
-def project(tmp_path, pg_dsn):
-    config = hotcold.load_config(write_config(tmp_path, "postgres", pg_dsn))
-    fill_demo_data(config, symbols=3, years=1, as_of=AS_OF)
-    return config
-
-
-def test_analysis_equals_direct_sql(project, pg_dsn):
-    report = analyze(project, as_of=AS_OF, hot_days=20)
+def test_analysis_equals_direct_sql(pg_project, pg_dsn):
+    report = analyze(pg_project, as_of=AS_OF, hot_days=20)
     cutoff = datetime(2026, 11, 5, tzinfo=timezone.utc)
     assert report.cutoff.startswith("2026-11-05")
     with psycopg.connect(pg_dsn) as conn:
@@ -57,9 +48,7 @@ def test_analysis_equals_direct_sql(project, pg_dsn):
 
 @pytest.mark.parametrize("kind", ["postgres", "duckdb"])
 def test_hot_days_moves_exactly_the_rows_outside_that_window(tmp_path, request, kind):
-    dsn = request.getfixturevalue("pg_dsn") if kind == "postgres" else None
-    project = hotcold.load_config(write_config(tmp_path, kind, dsn))
-    fill_demo_data(project, symbols=3, years=1, as_of=AS_OF)
+    project = demo_project(tmp_path, kind, request.getfixturevalue("pg_dsn") if kind == "postgres" else None)
     before = {t: snapshot(project, t, "*") for t in TABLES}
     report = cleanup(project, as_of=AS_OF, hot_days=10)
     assert report.mode == "live" and report.rotation is not None
@@ -73,10 +62,10 @@ def test_hot_days_moves_exactly_the_rows_outside_that_window(tmp_path, request, 
         assert report.tables[table]["rows_after"] == len(stays)
 
 
-def test_reclaim_full_reports_the_sizes_postgres_reports(project, pg_dsn):
+def test_reclaim_full_reports_the_sizes_postgres_reports(pg_project, pg_dsn):
     with psycopg.connect(pg_dsn) as conn:
         sizes_before = {t: conn.execute("select pg_total_relation_size(%s::regclass)", [t]).fetchone()[0] for t in TABLES}
-    report = cleanup(project, as_of=AS_OF, reclaim="full")
+    report = cleanup(pg_project, as_of=AS_OF, reclaim="full")
     with psycopg.connect(pg_dsn) as conn:
         sizes_after = {t: conn.execute("select pg_total_relation_size(%s::regclass)", [t]).fetchone()[0] for t in TABLES}
     for t in TABLES:
@@ -85,24 +74,24 @@ def test_reclaim_full_reports_the_sizes_postgres_reports(project, pg_dsn):
         assert sizes_after[t] < sizes_before[t], f"{t}: VACUUM FULL should shrink a table that lost most of its rows"
 
 
-def test_dry_run_and_a_refusal_change_nothing(project):
-    hot_before, lake_before = snapshot(project, "market_data", MD_COLS), lake_files(project)
-    dry = cleanup(project, as_of=AS_OF, dry_run=True)
+def test_dry_run_and_a_refusal_change_nothing(pg_project):
+    hot_before, lake_before = snapshot(pg_project, "market_data", MD_COLS), lake_files(pg_project)
+    dry = cleanup(pg_project, as_of=AS_OF, dry_run=True)
     assert dry.mode == "dry-run" and dry.aged_rows > 0 and any(a.startswith("archive") for a in dry.actions)
     seen = []
-    no = cleanup(project, as_of=AS_OF, confirm=lambda plan: seen.append(plan.aged_rows) or False)
+    no = cleanup(pg_project, as_of=AS_OF, confirm=lambda plan: seen.append(plan.aged_rows) or False)
     assert no.mode == "cancelled" and seen == [dry.aged_rows] and no.rotation is None
-    assert snapshot(project, "market_data", MD_COLS) == hot_before and lake_files(project) == lake_before
+    assert snapshot(pg_project, "market_data", MD_COLS) == hot_before and lake_files(pg_project) == lake_before
 
 
 def _cli(*args: str, stdin=None, env=None):
     return subprocess.run([sys.executable, "-m", "hotcold.cli", "cleanup", *args], capture_output=True, text=True, timeout=300, stdin=stdin, env=env)
 
 
-def test_cli_answering_n_at_the_prompt_changes_nothing(project):
-    hot_before, lake_before = snapshot(project, "news", "*"), lake_files(project)
+def test_cli_answering_n_at_the_prompt_changes_nothing(pg_project):
+    hot_before, lake_before = snapshot(pg_project, "news", "*"), lake_files(pg_project)
     master, slave = pty.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "hotcold.cli", "cleanup", "-c", str(project.path), "--as-of", "2026-11-25"],
+    proc = subprocess.Popen([sys.executable, "-m", "hotcold.cli", "cleanup", "-c", str(pg_project.path), "--as-of", "2026-11-25"],
                             stdin=slave, stdout=subprocess.PIPE, stderr=slave, text=True)
     os.close(slave)
     prompt = _read_until(master, b"Go ahead?", timeout=120)
@@ -112,27 +101,32 @@ def test_cli_answering_n_at_the_prompt_changes_nothing(project):
     os.close(master)
     assert proc.returncode == 0, out
     assert "Cancelled: nothing was changed." in out and "will: archive" in out
-    assert snapshot(project, "news", "*") == hot_before and lake_files(project) == lake_before
+    assert snapshot(pg_project, "news", "*") == hot_before and lake_files(pg_project) == lake_before
 
 
-def test_cli_without_a_terminal_or_yes_refuses(project):
-    proc = _cli("-c", str(project.path), stdin=subprocess.DEVNULL)
+def test_cli_without_a_terminal_or_yes_refuses(pg_project):
+    proc = _cli("-c", str(pg_project.path), stdin=subprocess.DEVNULL)
     errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("Error:")]
     assert proc.returncode == 1 and len(errors) == 1 and "no terminal" in errors[0] and "--yes" in proc.stderr
-    bad = _cli("-c", str(project.path), "--hot-days", "0", "--yes")
+    bad = _cli("-c", str(pg_project.path), "--hot-days", "0", "--yes")
     assert bad.returncode == 1 and "--hot-days must be a whole number of days >= 1" in bad.stderr and "Traceback" not in bad.stderr
-    bad = _cli("-c", str(project.path), "--reclaim", "most", "--yes")
+    bad = _cli("-c", str(pg_project.path), "--reclaim", "most", "--yes")
     assert bad.returncode == 1 and "--reclaim must be vacuum or full" in bad.stderr
 
 
-def test_cli_analyze_only_json(project):
+def test_cli_analyze_only_json(pg_project, pg_dsn):
     import json
 
-    proc = _cli("-c", str(project.path), "--analyze-only", "--json", "--as-of", "2026-11-25")
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        conn.execute("delete from social_sentiment")
+    proc = _cli("-c", str(pg_project.path), "--analyze-only", "--json", "--as-of", "2026-11-25")
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
     assert data["mode"] == "analyze" and set(data["tables"]) == set(TABLES)
     assert data["tables"]["market_data"]["intervals"][0]["interval"] in ("1day", "1hour", "1min")
+    empty = data["tables"]["social_sentiment"]
+    assert empty["rows"] == 0 and empty["bytes"] > 0 and empty["intervals"] == [
+        {"interval": None, "rows": 0, "bytes": 0, "oldest": None, "newest": None, "aged_rows": 0, "aged_bytes": 0, "aged_days": 0}]
 
 
 def _read_until(fd: int, marker: bytes, timeout: float) -> bytes:

@@ -13,7 +13,6 @@ import sys
 from datetime import date
 from pathlib import Path
 
-import pytest
 import yaml
 
 import hotcold
@@ -135,13 +134,6 @@ def test_unreachable_postgres_from_env_url_hides_the_password(tmp_path):
 
 
 # --- against real PostgreSQL ----------------------------------------------------------------------
-
-@pytest.fixture
-def pg_project(tmp_path, pg_dsn):
-    config = hotcold.load_config(write_config(tmp_path, "postgres", pg_dsn))
-    fill_demo_data(config, symbols=3, years=1, as_of=AS_OF)
-    return config
-
 
 def test_rotate_and_status_on_postgres(pg_project, tmp_path):
     config = pg_project

@@ -19,20 +19,12 @@ import yaml
 
 import hotcold
 from hotcold import faults
-from hotcold.demo import fill_demo_data
 from hotcold.rotation import rotate
 from support import hot_conn, union_rows, write_config
 
 AS_OF = date(2026, 11, 25)
 MD_COLS = "symbol, interval, ts, open, high, low, close, volume, vwap"
 PROJECT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture
-def pg_project(tmp_path, pg_dsn):
-    config = hotcold.load_config(write_config(tmp_path, "postgres", pg_dsn))
-    fill_demo_data(config, symbols=3, years=1, as_of=AS_OF)
-    return config
 
 
 def all_rows(config):

@@ -11,13 +11,11 @@ import time
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
-import yaml
 
 import hotcold
 from hotcold import schedule
-from hotcold.demo import fill_demo_data
 from hotcold.state import open_state, rows
-from support import write_config
+from support import demo_project, write_config
 
 
 @pytest.fixture
@@ -72,8 +70,7 @@ class FakeClock:
 
 
 def test_the_loop_rotates_at_a_tick_of_the_injected_clock(tmp_path, pg_dsn):
-    config = hotcold.load_config(write_config(tmp_path, "postgres", pg_dsn))
-    fill_demo_data(config, symbols=2, years=1, as_of=date(2026, 11, 25))
+    config = demo_project(tmp_path, "postgres", pg_dsn, symbols=2)
     clock = FakeClock(datetime(2026, 11, 25, 1, 59, 30, tzinfo=timezone.utc))
     lines = []
     runs = schedule.run_schedule(config, now=clock.now, wait=clock.wait, max_runs=1, log=lines.append)

@@ -8,7 +8,6 @@ config's settings as tables the macros read.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from dbt.adapters.duckdb.plugins import BasePlugin

@@ -11,7 +11,6 @@ import fcntl
 import os
 import zlib
 from contextlib import contextmanager
-from pathlib import Path
 
 from .config import Config
 from .errors import RotationLocked

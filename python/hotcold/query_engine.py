@@ -23,7 +23,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from .config import Config, TableSpec
+from .config import Config
 from .lake import iter_day_files
 from .query_sql import Builder, QueryError, Request, Sql, symbols_arg, where_arg
 from .timerange import TimeRange, time_range
