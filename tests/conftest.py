@@ -137,6 +137,10 @@ def pytest_terminal_summary(terminalreporter):
     # Known only once a test has asked for PostgreSQL, hence not in the report header.
     if _source:
         terminalreporter.write_line(f"hotcold tests used PostgreSQL: {_source}")
+    from support import TALLY
+
+    if TALLY:
+        terminalreporter.write_line("hotcold fault figures: " + ", ".join(f"{k}: {v}" for k, v in sorted(TALLY.items())))
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import date
 from pathlib import Path
 
@@ -29,6 +30,9 @@ def write_config(tmp_path: Path, kind: str, dsn: str | None = None, **lifecycle)
 
 
 DEMO_AS_OF = date(2026, 11, 25)
+# What the fault tests proved (crash points, kills, rows lost and duplicated), summed over
+# the session and printed at its end by conftest.
+TALLY: Counter = Counter()
 
 
 def demo_project(tmp_path: Path, kind: str, dsn: str | None = None, symbols: int = 3, **lifecycle) -> hotcold.Config:

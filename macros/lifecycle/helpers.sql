@@ -92,3 +92,10 @@
   {%- endif -%}
   {{ return(impl) }}
 {% endmacro %}
+
+{#- A named point where a test can crash the run (python/hotcold/faults.py lists them). -#}
+{% macro hotcold_fail_point(name) %}
+  {%- if env_var('HOTCOLD_FAIL_AT', '') -%}
+    {%- do run_query("select hotcold_fail_point(" ~ hotcold_lit(name) ~ ")") -%}
+  {%- endif -%}
+{% endmacro %}

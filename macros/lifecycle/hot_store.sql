@@ -134,7 +134,10 @@
 {#- Run `statements` in one DO block, so they commit or roll back together; the row count of
     the last one is checked against `expected` (never more), recorded, and returned. -#}
 {% macro hotcold_pg_counted(spec, run_id, step, pending, statements, expected) %}
-  {%- set body = "DO $hc$ DECLARE n bigint; BEGIN " ~ statements ~ "
+  {#- The fail point delete.in_transaction aborts the transaction after the statements ran. -#}
+  {%- set fail = " RAISE EXCEPTION 'hotcold: fail point " ~ step ~ ".in_transaction was armed (HOTCOLD_FAIL_AT)';"
+      if env_var('HOTCOLD_FAIL_AT', '').split(':')[0] == step ~ '.in_transaction' else "" -%}
+  {%- set body = "DO $hc$ DECLARE n bigint; BEGIN " ~ statements ~ fail ~ "
        GET DIAGNOSTICS n = ROW_COUNT;
        IF n > " ~ expected ~ " THEN RAISE EXCEPTION 'hotcold: " ~ step ~ " matched % rows, more than the % verified', n, " ~ expected ~ "; END IF;
        INSERT INTO hotcold.step_results (run_id, table_name, step, rows, expected) VALUES (" ~ hotcold_lit(run_id) ~ ", " ~ hotcold_lit(spec.name) ~ ", " ~ hotcold_lit(step) ~ ", n, " ~ expected ~ ");
@@ -155,6 +158,7 @@
       the count and the delete. -#}
   {%- set deleted = hotcold_scalar("select count(*) from " ~ rel ~ " t, " ~ stage ~ " p where " ~ where) -%}
   {%- do run_query("delete from " ~ rel ~ " t using " ~ stage ~ " p where " ~ where) -%}
+  {%- do hotcold_fail_point('delete.in_transaction') -%}
   {%- if deleted > expected -%}
     {{ exceptions.raise_compiler_error("hot_delete_staged: matched " ~ deleted ~ " rows, more than the " ~ expected ~ " verified; rolled back") }}
   {%- endif -%}

@@ -4,6 +4,7 @@
     the window (hot intervals only) are written there, replacing any version of their key. -#}
 {% macro hotcold_step_delete() %}
   {%- set run = hotcold_current_run() -%}
+  {%- do hotcold_fail_point('delete.before') -%}
   {%- for spec in hotcold_run_tables(run) -%}
     {%- set started = hotcold_now() -%}
     {%- set stage = '_hotcold.' ~ hotcold_q('stage__' ~ spec.name) -%}
@@ -20,6 +21,7 @@
     {%- endif -%}
     {%- do adapter.commit() -%}
   {%- endfor -%}
+  {%- do hotcold_fail_point('delete.after') -%}
 {% endmacro %}
 
 {#- The gate before the hot store changes: every day of this run's export of the table is
@@ -31,12 +33,26 @@
     {{ exceptions.raise_compiler_error("hot store change refused for " ~ spec.name ~ ": " ~ gate.unpublished ~ " of " ~ gate.days ~ " days are not published and verified, or the verified rows ("
         ~ gate.new_rows ~ ") differ from the staged rows (" ~ expected ~ "); nothing was " ~ action ~ ", re-run") }}
   {%- endif -%}
+  {#- The published files themselves: each footer must read and hold the rows verified. A
+      file that cannot be read stops the step here, on DuckDB's error, before any change. -#}
+  {%- set published = "select path, rows from _hotcold.export_days where run_id = " ~ hotcold_lit(invocation_id) ~ " and table_name = " ~ hotcold_lit(spec.name) -%}
+  {%- if gate.days > 0 -%}
+    {%- set paths = [] -%}
+    {%- for r in hotcold_rows(published) -%}{%- do paths.append(hotcold_lit(r.path)) -%}{%- endfor -%}
+    {%- set bad = hotcold_rows("select e.path, e.rows, m.num_rows from (" ~ published ~ ") e left join parquet_file_metadata(["
+        ~ paths | join(', ') ~ "]) m on m.file_name = e.path where m.num_rows is distinct from e.rows limit 1") -%}
+    {%- if bad -%}
+      {{ exceptions.raise_compiler_error("hot store change refused for " ~ spec.name ~ ": lake file " ~ bad[0].path ~ " holds " ~ bad[0].num_rows ~ " rows, "
+          ~ bad[0].rows ~ " were verified; nothing was " ~ action ~ ", run hotcold verify and re-run") }}
+    {%- endif -%}
+  {%- endif -%}
   {{ return(gate.days) }}
 {% endmacro %}
 
 {#- Step 6 (VACUUM): the hot tables this run deleted from. -#}
 {% macro hotcold_step_vacuum() %}
   {%- set run = hotcold_current_run() -%}
+  {%- do hotcold_fail_point('vacuum.before') -%}
   {%- for spec in hotcold_run_tables(run) -%}
     {%- set started = hotcold_now() -%}
     {%- set deleted = hotcold_scalar("select coalesce(sum(rows), 0) from _hotcold.step_log where step = 'delete' and run_id = "
@@ -49,4 +65,5 @@
     {%- endif -%}
     {%- do adapter.commit() -%}
   {%- endfor -%}
+  {%- do hotcold_fail_point('vacuum.after') -%}
 {% endmacro %}

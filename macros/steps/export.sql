@@ -14,9 +14,12 @@
       {%- set merged = hotcold_merged_days(spec, stage, cols) -%}
       {#- One new folder level only: DuckDB creates the target folder, not its parents. -#}
       {%- set staging = s.staging_root ~ '/' ~ invocation_id ~ '__' ~ spec.name -%}
+      {%- do hotcold_fail_point('export.before_copy') -%}
       {%- do run_query("copy (" ~ merged ~ " order by year, month, day) to " ~ hotcold_lit(staging)
           ~ " (format parquet, compression zstd, partition_by (year, month, day), overwrite_or_ignore)") -%}
+      {%- do hotcold_fail_point('export.after_copy') -%}
       {%- do hotcold_verify_staged(spec, stage, cols, merged, staging) -%}
+      {%- do hotcold_fail_point('export.after_verify') -%}
       {%- set totals = hotcold_rows("select count(*) as days, sum(rows) as rows, sum(bytes) as bytes from _hotcold.export_days where run_id = "
           ~ hotcold_lit(invocation_id) ~ " and table_name = " ~ hotcold_lit(spec.name))[0] -%}
       {%- do hotcold_log_step('export', spec.name, started, totals.rows, totals.days, totals.bytes, new_rows ~ ' new rows') -%}

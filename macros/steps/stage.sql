@@ -21,6 +21,7 @@
       ~ hotcold_lit(cutoff) ~ "::timestamptz, " ~ hotcold_lit(tables | map(attribute='name') | join(',')) ~ ", now(), 'running', "
       ~ hotcold_lit('backfill' if backfill else 'rotation') ~ ")") -%}
   {%- do adapter.commit() -%}
+  {%- do hotcold_fail_point('stage.before') -%}
   {%- for spec in tables -%}
     {%- set started = hotcold_now() -%}
     {%- set stage = '_hotcold.' ~ hotcold_q('stage__' ~ spec.name) -%}
@@ -35,6 +36,7 @@
     {%- do hotcold_log_step('stage', spec.name, started, counts.n, counts.d, 0, note) -%}
     {%- do adapter.commit() -%}
   {%- endfor -%}
+  {%- do hotcold_fail_point('stage.after') -%}
 {% endmacro %}
 
 {#- The stage: the rows with their version (_hc_version) and zero-padded year/month/day, in

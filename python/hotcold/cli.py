@@ -321,6 +321,33 @@ def _now() -> str:
     return datetime.now().astimezone().isoformat(timespec="seconds")
 
 
+@app.command()
+def verify(
+    table: Optional[list[str]] = typer.Option(None, "--table", "-t", help="Only this table (repeatable; default: every configured table)."),
+    deep: bool = typer.Option(False, "--deep", help="Also re-read every row and compare each day's checksum with the record."),
+    config: Optional[Path] = ConfigOpt,
+    json_out: bool = JsonOpt,
+):
+    """Check the lake against its record: layout, footers, row counts, missing days, keys that appear twice."""
+    from .verify import verify as do_verify
+
+    report = do_verify(_config(config), tables=table, deep=deep)
+    if json_out:
+        out.print_json(json.dumps(report.to_dict(), default=str))
+    else:
+        t = Table(title=f"lake verification{' (deep)' if deep else ''}")
+        for col in ("table", "files", "rows", "recorded days", "problems"):
+            t.add_column(col, justify="left" if col == "table" else "right")
+        for name, s in report.tables.items():
+            t.add_row(name, _n(s["files"]), _n(s["rows"]), _n(s["days_recorded"]), _n(sum(p.table == name for p in report.problems)))
+        out.print(t)
+        for p in report.problems:
+            out.print(f"{p.table} {p.day or ''} {p.path or ''}: {escape(p.problem)}", highlight=False, soft_wrap=True)
+    if not report.ok:
+        raise HotColdError(f"the lake has {len(report.problems)} problem(s), listed above",
+                           "restore the named files from a backup, or re-run the rotation/backfill that wrote those days; rotation will not delete rows of a day that fails")
+
+
 RANGE_HELP = "Ranges are [start, end): start included, end excluded. Dates (2024-03-01) and times (2024-03-01T09:30, 2024-03-01 09:30:00-05:00) are UTC unless they carry an offset or --tz is given."
 
 

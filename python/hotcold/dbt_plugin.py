@@ -13,6 +13,7 @@ from typing import Any
 from dbt.adapters.duckdb.plugins import BasePlugin
 
 from . import config as config_mod
+from . import faults
 from .hot_store import attach_hot
 from .lake import staging_root
 from .lock import RotationLock, held_by_this_process
@@ -35,6 +36,7 @@ class Plugin(BasePlugin):
 
     def configure_connection(self, conn) -> None:
         conn.execute("SET TimeZone = 'UTC'")
+        faults.register(conn)
         attach_hot(conn, self.config)
         write_settings(conn, self.config)
 

@@ -1,7 +1,14 @@
 """Named fail points, so tests can crash a rotation at an exact step boundary.
 
-Armed with HOTCOLD_FAIL_AT=<name>[:kill]. `raise` (the default) fails the step like any
-error; `kill` SIGKILLs the process on the spot, as a power cut or the OOM killer would.
+Armed with HOTCOLD_FAIL_AT=<name>[:kill|:kill@SECONDS]. `raise` (the default) fails the step
+like any error; `kill` SIGKILLs the process on the spot, as a power cut or the OOM killer
+would; `kill@0.2` lets the step go on and kills the process 0.2 s later, in the middle of
+whatever it is doing (a COPY, say). Macros reach the same points through the DuckDB function
+`hotcold_fail_point(name)` that the dbt plugin registers. The points, in step order:
+stage.before, stage.after, export.before_copy, export.after_copy (verify is next),
+export.after_verify, publish.before_replace, publish.between_days, publish.after,
+delete.before, delete.in_transaction (raise only: inside PostgreSQL's transaction),
+delete.after, vacuum.before, vacuum.after, record.before, record.after.
 In-process callers (tests simulating a concurrent writer) can also hang a function on a
 point with `on(name, fn)`. Unarmed, a fail point is one dictionary lookup.
 """
@@ -10,6 +17,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 from typing import Callable
 
 from .errors import HotColdError
@@ -37,4 +45,27 @@ def fail_point(name: str) -> None:
         return
     if action == "kill":
         os.kill(os.getpid(), signal.SIGKILL)
+    if action.startswith("kill@"):
+        timer = threading.Timer(float(action[5:]), os.kill, (os.getpid(), signal.SIGKILL))
+        timer.daemon = True
+        timer.start()
+        return
     raise HotColdError(f"fail point {name} was armed (HOTCOLD_FAIL_AT)", "unset HOTCOLD_FAIL_AT")
+
+
+def armed(name: str) -> bool:
+    return os.environ.get("HOTCOLD_FAIL_AT", "").partition(":")[0] == name
+
+
+def register(conn) -> None:
+    """Make the fail points callable from SQL: `select hotcold_fail_point('export.after_copy')`."""
+    import duckdb
+
+    def sql_fail_point(name: str) -> bool:
+        fail_point(name)
+        return True
+
+    try:
+        conn.create_function("hotcold_fail_point", sql_fail_point, [duckdb.sqltype("VARCHAR")], duckdb.sqltype("BOOLEAN"), side_effects=True)
+    except duckdb.CatalogException:
+        pass  # already registered on this connection

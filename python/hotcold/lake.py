@@ -21,6 +21,12 @@ def day_file(root: Path, table: str, day: date) -> Path:
     return day_dir(root, table, day) / f"{table}_{day:%Y%m%d}.parquet"
 
 
+def checksum_expr(columns: list[str]) -> str:
+    """A day's order-independent checksum over `columns`, as DuckDB SQL: the twin of the
+    macro hotcold_checksum, which export records and verify re-computes."""
+    return "sum(hash(row(" + ", ".join('"' + c.replace('"', '""') + '"' for c in columns) + "))::hugeint)"
+
+
 def staging_root(lake_root: Path) -> Path:
     """Beside the lake, on the same filesystem, so publishing a day is one atomic replace."""
     return Path(lake_root).parent / "_hotcold" / "staging"

@@ -11,7 +11,7 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 
 from .errors import StepFailed
-from .lake import day_file, store_for
+from .lake import checksum_expr, day_file, store_for
 from .faults import fail_point
 from .progress import emit
 
@@ -58,6 +58,7 @@ def publish_run(session):
         )
         emit("day", table=table, day=day.isoformat(), rows=rows)
         fail_point("publish.between_days")
+    fail_point("publish.after")
     session.execute(
         "insert into _hotcold.step_log select ?, 'publish', table_name, sum(rows), count(*), sum(bytes), ?, now(), '' from _hotcold.export_days where run_id = ? group by table_name",
         [run_id, started, run_id],
@@ -73,13 +74,13 @@ def _combine(session, files: list[Path], rows: int, checksum) -> Path:
     """DuckDB's partitioned writer may split a day across files; the layout wants one."""
     out = files[0].parent / "combined.parquet.tmp"
     names = [c[0] for c in session.execute("describe select * from read_parquet(?, hive_partitioning = false)", [str(files[0])]).fetchall()]
-    cols = ", ".join(f'"{n}"' for n in names)
+    cols = ", ".join('"' + n.replace('"', '""') + '"' for n in names)
     session.execute(
         f"copy (select {cols} from read_parquet(?, hive_partitioning = false)) to '{out}' (format parquet, compression zstd)",
         [[str(f) for f in files]],
     )
     got = session.execute(
-        f"select count(*), sum(hash(row({cols}))::hugeint) from read_parquet(?, hive_partitioning = false)", [str(out)]
+        f"select count(*), {checksum_expr(names)} from read_parquet(?, hive_partitioning = false)", [str(out)]
     ).fetchone()
     if got[0] != rows or got[1] != checksum:
         raise StepFailed(f"combining staged files {files[0].parent} changed the data", "re-run the rotation")

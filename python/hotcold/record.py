@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .faults import fail_point
 from .publish import current_run_id
 from .runlog import append_run
 
 
 def record_run(session):
     run_id = current_run_id(session)
+    fail_point("record.before")
     session.execute("update _hotcold.runs set outcome = 'ok', finished_at = now() where run_id = ?", [run_id])
     for (table,) in session.execute(
         "select table_name from duckdb_tables() where schema_name = '_hotcold' and table_name like 'stage__%'"
@@ -17,4 +19,5 @@ def record_run(session):
         session.execute(f'drop table if exists _hotcold."{table}"')
     log_file = Path(session.execute("select log_file from _hotcold.settings").fetchone()[0])
     append_run(session, run_id, log_file)
+    fail_point("record.after")
     return session.sql("select * from _hotcold.runs where run_id = ?", params=[run_id])

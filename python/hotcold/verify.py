@@ -1,0 +1,142 @@
+"""`hotcold verify`: check the lake against its own record.
+
+For every table: each file's path follows the layout, its footer reads, its row count equals
+the count recorded when it was published, every recorded day has its file, and no key appears
+twice. `deep` also re-reads every row and compares the day's checksum with the recorded one.
+Nothing is written; the report lists each problem with the file it concerns.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Callable
+
+import duckdb
+
+from .config import Config, TableSpec
+from .lake import checksum_expr, day_file
+from .state import open_state, rows
+
+
+@dataclass
+class Problem:
+    table: str
+    day: str | None
+    path: str | None
+    problem: str
+
+
+@dataclass
+class VerifyReport:
+    deep: bool
+    tables: dict[str, dict] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def to_dict(self) -> dict:
+        return {"ok": self.ok, "deep": self.deep, "tables": self.tables, "problems": [asdict(p) for p in self.problems]}
+
+
+def verify(config: Config, tables: list[str] | None = None, deep: bool = False, on_file: Callable[[str], None] | None = None) -> VerifyReport:
+    specs = config.rotation_tables(full=True, only=tables)
+    recorded: dict[str, dict[date, dict]] = {s.name: {} for s in specs}
+    if config.state_path.exists():
+        with open_state(config) as state:
+            for r in rows(state, "select table_name, day, path, rows, checksum from _hotcold.lake_days"):
+                if r["table_name"] in recorded:
+                    recorded[r["table_name"]][r["day"]] = r
+    report = VerifyReport(deep)
+    conn = duckdb.connect()
+    try:
+        for spec in specs:
+            report.tables[spec.name] = _verify_table(conn, config, spec, recorded[spec.name], deep, report.problems, on_file)
+    finally:
+        conn.close()
+    return report
+
+
+def _verify_table(conn, config: Config, spec: TableSpec, recorded: dict, deep: bool, problems: list[Problem], on_file) -> dict:
+    base = config.lake_root / spec.name
+    pattern = re.compile(rf"year=(\d{{4}})/month=(\d{{2}})/day=(\d{{2}})/{re.escape(spec.name)}_(\d{{8}})\.parquet")
+    good: dict[date, Path] = {}
+    totals = {"files": 0, "rows": 0, "days_recorded": len(recorded)}
+
+    def problem(day, path, text):
+        problems.append(Problem(spec.name, day.isoformat() if day else None, str(path) if path else None, text))
+
+    files = sorted(p for p in base.rglob("*") if p.is_file()) if base.exists() else []
+    for path in files:
+        if on_file:
+            on_file(str(path))
+        totals["files"] += 1
+        rel = path.relative_to(base).as_posix()
+        m = pattern.fullmatch(rel)
+        day = _day(m) if m else None
+        if day is None or day_file(config.lake_root, spec.name, day) != path:
+            problem(None, path, "path does not follow <table>/year=YYYY/month=MM/day=DD/<table>_YYYYMMDD.parquet")
+            continue
+        try:
+            n = conn.execute("select num_rows from parquet_file_metadata(?)", [str(path)]).fetchone()[0]
+        except duckdb.Error as exc:
+            problem(day, path, f"footer does not read: {_first_line(exc)}")
+            continue
+        totals["rows"] += n
+        rec = recorded.get(day)
+        if rec is None:
+            problem(day, path, "file is not in the lake's record (_hotcold.lake_days)")
+        elif rec["rows"] != n:
+            problem(day, path, f"holds {n} rows, the record says {rec['rows']}")
+        good[day] = path
+        if deep and rec is not None:
+            _deep_check(conn, path, day, rec, problem)
+    for day, rec in sorted(recorded.items()):
+        if day not in good and not any(p.day == day.isoformat() for p in problems if p.table == spec.name):
+            problem(day, rec["path"], "recorded day has no file")
+    if good:
+        _duplicate_keys(conn, spec, list(good.values()), problem)
+    return totals
+
+
+def _deep_check(conn, path: Path, day: date, rec: dict, problem) -> None:
+    try:
+        cols = [r[0] for r in conn.execute("select name from parquet_schema(?) where num_children is null", [str(path)]).fetchall()]
+        n, checksum = conn.execute(
+            f"select count(*), {checksum_expr(cols)} from read_parquet(?, hive_partitioning = false)", [str(path)]).fetchone()
+    except duckdb.Error as exc:
+        problem(day, path, f"rows do not read: {_first_line(exc)}")
+        return
+    if n != rec["rows"] or checksum != rec["checksum"]:
+        problem(day, path, f"content differs from the record: {n} rows, checksum {checksum} (recorded {rec['rows']}, {rec['checksum']})")
+
+
+def _duplicate_keys(conn, spec: TableSpec, paths: list[Path], problem) -> None:
+    keys = ", ".join(f'"{k}"' for k in spec.key)
+    try:
+        dups = conn.execute(
+            f"select {keys}, count(*) as n, list(distinct filename) as files from read_parquet(?, hive_partitioning = false, filename = true, union_by_name = true) "
+            f"group by all having count(*) > 1 order by n desc limit 20", [[str(p) for p in paths]]).fetchall()
+    except duckdb.Error as exc:
+        problem(None, None, f"keys could not be read: {_first_line(exc)}")
+        return
+    for d in dups:
+        key = dict(zip(spec.key, d[:len(spec.key)]))
+        problem(None, ", ".join(d[-1]), f"key {key} appears {d[-2]} times")
+
+
+def _day(m: re.Match) -> date | None:
+    y, mo, d, stamp = m.groups()
+    try:
+        day = date(int(y), int(mo), int(d))
+    except ValueError:
+        return None
+    return day if stamp == f"{day:%Y%m%d}" else None
+
+
+def _first_line(exc: Exception) -> str:
+    return " ".join(str(exc).split())[:300]
