@@ -44,6 +44,15 @@
 {% macro hotcold_merged_days(spec, stage, cols) %}
   {%- set files = hotcold_rows("select g.file from glob(" ~ hotcold_lit(lake_glob(spec)) ~ ") g semi join (select distinct year, month, day from " ~ stage
       ~ ") d on g.file like '%/year=' || d.year || '/month=' || d.month || '/day=' || d.day || '/%' order by 1") | map(attribute='file') | list -%}
+  {#- A day the lake's record holds but whose file is gone would be re-written with the new
+      rows only; stop instead, so the loss is seen and the file restored. -#}
+  {%- set missing = hotcold_rows("select r.day, r.path, r.rows from _hotcold.lake_days r where r.table_name = " ~ hotcold_lit(spec.name)
+      ~ " and r.day in (select distinct make_date(year::int, month::int, day::int) from " ~ stage ~ ")"
+      ~ " and r.path not in (select file from glob(" ~ hotcold_lit(lake_glob(spec)) ~ ")) order by r.day limit 1") -%}
+  {%- if missing -%}
+    {{ exceptions.raise_compiler_error("export stopped for " ~ spec.name ~ ": the lake file for " ~ missing[0].day ~ " (" ~ missing[0].rows ~ " rows, " ~ missing[0].path
+        ~ ") is recorded but missing; restore it from a backup (hotcold verify lists every problem); nothing was published or deleted") }}
+  {%- endif -%}
   {%- set fresh = "select " ~ cols | join(', ') ~ ", year, month, day from " ~ stage -%}
   {%- if not files -%}{{ return(fresh) }}{%- endif -%}
   {%- set lits = [] -%}{%- for f in files -%}{%- do lits.append(hotcold_lit(f)) -%}{%- endfor -%}

@@ -68,6 +68,21 @@ class LocalStore:
             os.close(fd)
 
 
+def check_writable(root: Path) -> None:
+    """Fail before any work if the lake (and staging beside it) cannot take a file."""
+    from .errors import HotColdError
+
+    for folder in (Path(root), staging_root(root)):
+        try:
+            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            probe = folder / f".hotcold-write-test-{os.getpid()}"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as exc:
+            raise HotColdError(f"the lake is not writable: {folder}: {exc.strerror or exc}",
+                               "fix the folder's permissions or free space, or point storage.lake.root at a writable folder") from None
+
+
 def store_for(root: Path) -> LocalStore:
     return LocalStore()
 

@@ -13,7 +13,7 @@ import zlib
 from contextlib import contextmanager
 
 from .config import Config
-from .errors import RotationLocked
+from .errors import HotColdError, RotationLocked
 
 HELD_ENV = "HOTCOLD_LOCK_HELD"
 ADVISORY_KEY = zlib.crc32(b"hotcold.rotation")
@@ -27,8 +27,12 @@ class RotationLock:
 
     def acquire(self) -> "RotationLock":
         path = self.config.state_path.parent / "rotation.lock"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise HotColdError(f"cannot create the rotation lock {path}: {exc.strerror or exc}",
+                               "make the folder beside the lake writable, or set storage.lake.root / state_path to a writable place") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

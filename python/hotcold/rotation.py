@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Callable
 
-from . import catalog, dbt_runner
+from . import catalog, dbt_runner, lake
 from .config import Config
 from .errors import HotColdError, RotationDisabled, StepFailed
 from .runlog import append_run
@@ -91,6 +91,7 @@ def check_hot_days(value) -> int:
 
 def run_steps(config: Config, day: date, vars: dict, on_step: Callable[[str, str], None] | None = None) -> RotationReport:
     """One dbt build of the steps (a rotation, or a backfill when vars carry `backfill`)."""
+    lake.check_writable(config.lake_root)
     try:
         outcome = dbt_runner.invoke(config, ["build", "--select", "tag:rotation"], vars, on_event=on_step)
     except StepFailed as exc:

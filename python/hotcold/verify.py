@@ -116,17 +116,19 @@ def _deep_check(conn, path: Path, day: date, rec: dict, problem) -> None:
 
 
 def _duplicate_keys(conn, spec: TableSpec, paths: list[Path], problem) -> None:
+    """One problem per set of files sharing keys: how many keys, and one of them."""
     keys = ", ".join(f'"{k}"' for k in spec.key)
     try:
-        dups = conn.execute(
-            f"select {keys}, count(*) as n, list(distinct filename) as files from read_parquet(?, hive_partitioning = false, filename = true, union_by_name = true) "
-            f"group by all having count(*) > 1 order by n desc limit 20", [[str(p) for p in paths]]).fetchall()
+        groups = conn.execute(
+            f"select files, count(*) as keys, any_value(example) from ("
+            f"  select list(distinct filename order by filename) as files, struct_pack({keys}) as example"
+            f"  from read_parquet(?, hive_partitioning = false, filename = true, union_by_name = true)"
+            f"  group by {keys} having count(*) > 1) group by files order by keys desc", [[str(p) for p in paths]]).fetchall()
     except duckdb.Error as exc:
         problem(None, None, f"keys could not be read: {_first_line(exc)}")
         return
-    for d in dups:
-        key = dict(zip(spec.key, d[:len(spec.key)]))
-        problem(None, ", ".join(d[-1]), f"key {key} appears {d[-2]} times")
+    for files, n, example in groups:
+        problem(None, ", ".join(files), f"{n} key(s) appear more than once, e.g. {example}")
 
 
 def _day(m: re.Match) -> date | None:
