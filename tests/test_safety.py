@@ -82,6 +82,27 @@ def test_rows_written_during_a_rotation_survive_and_are_archived_next_run(pg_pro
     assert all(r[2] >= datetime(2026, 10, 26, tzinfo=timezone.utc) for r in hot)
 
 
+def test_a_row_deleted_during_a_rotation_does_not_live_on_in_the_lake(pg_project, pg_dsn):
+    gone_ts = datetime(2026, 3, 2, tzinfo=timezone.utc)
+    hot, lake = all_rows(pg_project)
+    before = [r for r in hot + lake if r[:3] != ("SYM0001", "1day", gone_ts)]
+
+    def delete_a_staged_row():
+        faults.on("publish.before_replace", None)
+        with psycopg.connect(pg_dsn, autocommit=True) as conn:
+            conn.execute("delete from market_data where symbol = 'SYM0001' and interval = '1day' and ts = %s", [gone_ts])
+
+    faults.on("publish.before_replace", delete_a_staged_row)
+    try:
+        report = rotate(pg_project, as_of=AS_OF)
+    finally:
+        faults.on("publish.before_replace", None)
+    assert report.tables["market_data"]["steps"]["reconcile"]["rows"] == 1
+    hot, lake = all_rows(pg_project)
+    assert sorted(hot + lake, key=repr) == sorted(before, key=repr), "the deleted row is nowhere; every other row is once"
+    assert hotcold.verify(pg_project, deep=True).ok
+
+
 ODD_DDL = """
 create table oddities (
   id integer primary key, ts timestamptz not null, big numeric, exact numeric(38,18),

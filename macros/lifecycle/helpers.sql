@@ -33,6 +33,12 @@
   {{ return(parts | join(' and ')) }}
 {% endmacro %}
 
+{#- "t.k1, t.k2": a table's key columns, qualified. -#}
+{% macro hotcold_key_list_of(key, alias) %}
+  {%- set out = [] -%}{%- for k in key -%}{%- do out.append(alias ~ "." ~ hotcold_q(k)) -%}{%- endfor -%}
+  {{ return(out | join(', ')) }}
+{% endmacro %}
+
 {% macro hotcold_q_list(names) %}
   {%- set out = [] -%}{%- for n in names -%}{%- do out.append(hotcold_q(n)) -%}{%- endfor -%}
   {{ return(out | join(', ')) }}

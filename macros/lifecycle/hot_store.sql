@@ -110,10 +110,23 @@
   {{ return(hot_dispatch('delete_staged')(spec, stage, run_id, expected)) }}
 {% endmacro %}
 
+{#- Also finds the staged rows that someone deleted from the hot store while the rotation
+    ran: they are in the lake now, and must not stay there. Their keys go to
+    _hotcold.vanished__<table> for the next step (hotcold_reconcile) to withdraw. -#}
 {% macro hotcold_delete_staged__postgres(spec, stage, run_id, expected) %}
-  {%- set pending = hotcold_pg_pending(spec, "select " ~ hotcold_q_list(spec.key) ~ ", _hc_version from " ~ stage) -%}
-  {{ return(hotcold_pg_counted(spec, run_id, 'delete', pending,
-      "DELETE FROM " ~ hot_relation_pg(spec) ~ " t USING " ~ pending ~ " p WHERE " ~ hotcold_key_match(spec.key, 't', 'p') ~ " AND t.xmin::text::bigint = p._hc_version;", expected)) }}
+  {%- set rel = hot_relation_pg(spec) -%}
+  {%- set keys = hotcold_q_list(spec.key) -%}
+  {%- set pending = hotcold_pg_pending(spec, "select " ~ keys ~ ", _hc_version, false as vanished from " ~ stage) -%}
+  {%- set deleted = hotcold_pg_counted(spec, run_id, 'delete', pending,
+      "CREATE TEMP TABLE hc_gone ON COMMIT DROP AS SELECT " ~ keys ~ " FROM " ~ pending ~ " WHERE false;
+       WITH d AS (DELETE FROM " ~ rel ~ " t USING " ~ pending ~ " p WHERE " ~ hotcold_key_match(spec.key, 't', 'p') ~ " AND t.xmin::text::bigint = p._hc_version
+                  RETURNING " ~ hotcold_key_list_of(spec.key, 't') ~ ") INSERT INTO hc_gone SELECT * FROM d;", expected,
+      after="UPDATE " ~ pending ~ " p SET vanished = true WHERE NOT EXISTS (SELECT FROM " ~ rel ~ " t WHERE " ~ hotcold_key_match(spec.key, 't', 'p') ~ ")
+             AND NOT EXISTS (SELECT FROM hc_gone g WHERE " ~ hotcold_key_match(spec.key, 'g', 'p') ~ ");") -%}
+  {%- do run_query("create or replace table _hotcold." ~ hotcold_q('vanished__' ~ spec.name) ~ " as select s.* exclude (_hc_version) from " ~ stage
+      ~ " s semi join (select * from hot." ~ pending ~ " where vanished) v on " ~ hotcold_key_match(spec.key, 's', 'v')) -%}
+  {%- do adapter.execute("CALL postgres_execute('hot', " ~ hotcold_lit("DROP TABLE IF EXISTS " ~ pending) ~ ", use_transaction=false)", auto_begin=false) -%}
+  {{ return(deleted) }}
 {% endmacro %}
 
 {#- A table in the hot store's `hotcold` schema holding the rows of `select_sql` (run by
@@ -133,7 +146,7 @@
 
 {#- Run `statements` in one DO block, so they commit or roll back together; the row count of
     the last one is checked against `expected` (never more), recorded, and returned. -#}
-{% macro hotcold_pg_counted(spec, run_id, step, pending, statements, expected) %}
+{% macro hotcold_pg_counted(spec, run_id, step, pending, statements, expected, after='') %}
   {#- The fail point delete.in_transaction aborts the transaction after the statements ran. -#}
   {%- set fail = " RAISE EXCEPTION 'hotcold: fail point " ~ step ~ ".in_transaction was armed (HOTCOLD_FAIL_AT)';"
       if env_var('HOTCOLD_FAIL_AT', '').split(':')[0] == step ~ '.in_transaction' else "" -%}
@@ -141,12 +154,12 @@
        GET DIAGNOSTICS n = ROW_COUNT;
        IF n > " ~ expected ~ " THEN RAISE EXCEPTION 'hotcold: " ~ step ~ " matched % rows, more than the % verified', n, " ~ expected ~ "; END IF;
        INSERT INTO hotcold.step_results (run_id, table_name, step, rows, expected) VALUES (" ~ hotcold_lit(run_id) ~ ", " ~ hotcold_lit(spec.name) ~ ", " ~ hotcold_lit(step) ~ ", n, " ~ expected ~ ");
+       " ~ after ~ "
      END $hc$" -%}
   {%- do adapter.execute("CALL postgres_execute('hot', " ~ hotcold_lit(body) ~ ", use_transaction=false)", auto_begin=false) -%}
   {%- set n = hotcold_scalar("select * from postgres_query('hot', " ~ hotcold_lit(
       "select rows from hotcold.step_results where run_id = " ~ hotcold_lit(run_id) ~ " and table_name = " ~ hotcold_lit(spec.name)
       ~ " and step = " ~ hotcold_lit(step) ~ " order by at desc limit 1") ~ ")") -%}
-  {%- do adapter.execute("CALL postgres_execute('hot', " ~ hotcold_lit("DROP TABLE IF EXISTS " ~ pending) ~ ", use_transaction=false)", auto_begin=false) -%}
   {{ return(n) }}
 {% endmacro %}
 
@@ -186,9 +199,11 @@
     {%- do names.append(hotcold_q(c.name)) -%}
     {%- do casts.append("p." ~ hotcold_q(c.name) ~ "::" ~ c.type) -%}
   {%- endfor -%}
-  {{ return(hotcold_pg_counted(spec, run_id, 'write', pending,
+  {%- set written = hotcold_pg_counted(spec, run_id, 'write', pending,
       "DELETE FROM " ~ rel ~ " t USING " ~ pending ~ " p WHERE " ~ hotcold_key_match(spec.key, 't', 'p') ~ ";
-       INSERT INTO " ~ rel ~ " (" ~ names | join(', ') ~ ") SELECT " ~ casts | join(', ') ~ " FROM " ~ pending ~ " p;", n)) }}
+       INSERT INTO " ~ rel ~ " (" ~ names | join(', ') ~ ") SELECT " ~ casts | join(', ') ~ " FROM " ~ pending ~ " p;", n) -%}
+  {%- do adapter.execute("CALL postgres_execute('hot', " ~ hotcold_lit("DROP TABLE IF EXISTS " ~ pending) ~ ", use_transaction=false)", auto_begin=false) -%}
+  {{ return(written) }}
 {% endmacro %}
 
 {% macro hotcold_write_staged__duckdb(spec, stage, run_id, cutoff) %}

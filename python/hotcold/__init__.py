@@ -9,6 +9,7 @@ from .rotation import RotationReport, rotate
 from .router import StorageRouter
 from .sources import Source, SyntheticBars
 from .status import archival_status
+from .verify import VerifyReport, verify
 
 __all__ = [
     "BackfillReport",
@@ -24,5 +25,7 @@ __all__ = [
     "archival_status",
     "load_config",
     "rotate",
+    "verify",
+    "VerifyReport",
 ]
 __version__ = "0.1.0"

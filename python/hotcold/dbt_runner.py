@@ -100,13 +100,17 @@ def _close_dbt_duckdb() -> None:
 
 
 def _after(node: str) -> str:
-    if node in ("hotcold_vacuum", "hotcold_record"):
+    if node in ("hotcold_reconcile", "hotcold_vacuum", "hotcold_record"):
         return "rows were archived and deleted; re-run to finish the remaining steps"
     return "nothing was deleted from the hot store; fix the problem and re-run"
 
 
 def _clean(message: str) -> str:
     """dbt wraps our one-line errors in context lines; keep the line that says what is wrong."""
+    # DuckDB quotes the whole statement PostgreSQL refused before PostgreSQL's own words.
+    refused = re.search(r'Failed to execute query ".*?":\s*(ERROR:.*)', message, re.S)
+    if refused:
+        return "PostgreSQL: " + " ".join(refused.group(1).split())
     lines = [ln.strip() for ln in message.splitlines() if ln.strip()]
     useful = [ln for ln in lines if not ln.startswith(">") and not re.match(r"^(Encountered an error|(Compilation|Runtime|Database) Error)", ln)]
     return (useful or lines or [message])[0]

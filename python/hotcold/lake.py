@@ -47,6 +47,10 @@ class LocalStore:
         os.replace(src, dst)
         self._fsync_dir(dst.parent)
 
+    def remove(self, path: Path) -> None:
+        path.unlink(missing_ok=True)
+        self._fsync_dir(path.parent)
+
     def remove_tree(self, path: Path) -> None:
         shutil.rmtree(path, ignore_errors=True)
 

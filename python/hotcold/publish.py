@@ -89,3 +89,46 @@ def _combine(session, files: list[Path], rows: int, checksum) -> Path:
     final = files[0].parent / "combined.parquet"
     out.rename(final)
     return final
+
+
+def withdraw_vanished(session):
+    """Re-write each lake day holding rows that were deleted from the hot store during this
+    run (the delete step lists them in _hotcold.vanished__<table>) without those rows."""
+    run_id = current_run_id(session)
+    started = datetime.now(timezone.utc)
+    lake_root = Path(session.execute("select lake_root from _hotcold.settings").fetchone()[0])
+    store = store_for(lake_root)
+    found = session.execute(
+        "select table_name from duckdb_tables() where schema_name = '_hotcold' and table_name like 'vanished\\_\\_%' escape '\\'").fetchall()
+    for (name,) in found:
+        table = name[len("vanished__"):]
+        vanished = f'_hotcold."{name}"'
+        key = session.execute("select key_columns from _hotcold.table_specs where name = ?", [table]).fetchone()[0].split(",")
+        match = " and ".join(f'v."{k}" = l."{k}"' for k in key)
+        days = session.execute(f"select distinct year, month, day from {vanished} order by all").fetchall()
+        withdrawn = 0
+        for y, m, d in days:
+            day = date(int(y), int(m), int(d))
+            path = day_file(lake_root, table, day)
+            tmp = path.with_name(path.name + ".withdraw.tmp")
+            keep = f"from read_parquet('{path}', hive_partitioning = false) l where not exists (select 1 from {vanished} v where {match})"
+            before = session.execute(f"select count(*) from read_parquet('{path}', hive_partitioning = false)").fetchone()[0]
+            session.execute(f"copy (select * {keep}) to '{tmp}' (format parquet, compression zstd)")
+            names = [c[0] for c in session.execute(f"describe select * from read_parquet('{tmp}', hive_partitioning = false)").fetchall()]
+            rows, checksum = session.execute(f"select count(*), {checksum_expr(names)} from read_parquet('{tmp}', hive_partitioning = false)").fetchone()
+            gone = session.execute(f"select count(*) from {vanished} v semi join read_parquet('{path}', hive_partitioning = false) l on {match}").fetchone()[0]
+            if rows != before - gone:
+                raise StepFailed(f"withdrawing deleted rows from {path} would leave {rows} rows, expected {before - gone}", "re-run the rotation")
+            if rows == 0:
+                tmp.unlink()
+                store.remove(path)
+                session.execute("delete from _hotcold.lake_days where table_name = ? and day = ?", [table, day])
+            else:
+                store.replace(tmp, path)
+                session.execute("update _hotcold.lake_days set rows = ?, checksum = ?, bytes = ?, run_id = ?, published_at = now() where table_name = ? and day = ?",
+                                [rows, checksum, path.stat().st_size, run_id, table, day])
+            withdrawn += gone
+        session.execute(f"drop table {vanished}")
+        session.execute("insert into _hotcold.step_log values (?, 'reconcile', ?, ?, ?, 0, ?, now(), ?)",
+                        [run_id, table, withdrawn, len(days), started, f"{withdrawn} rows deleted from the hot store during the run were withdrawn from the lake" if withdrawn else ""])
+    return session.sql(f"select * from _hotcold.step_log where run_id = '{run_id}' and step = 'reconcile'")

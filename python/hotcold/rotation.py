@@ -18,7 +18,7 @@ from .errors import HotColdError, RotationDisabled, StepFailed
 from .runlog import append_run
 from .state import open_state, rows
 
-STEPS = ("hotcold_stage", "hotcold_export", "hotcold_publish", "hotcold_delete", "hotcold_vacuum", "hotcold_record")
+STEPS = ("hotcold_stage", "hotcold_export", "hotcold_publish", "hotcold_delete", "hotcold_reconcile", "hotcold_vacuum", "hotcold_record")
 
 
 @dataclass
