@@ -103,6 +103,31 @@ def test_a_row_deleted_during_a_rotation_does_not_live_on_in_the_lake(pg_project
     assert hotcold.verify(pg_project, deep=True).ok
 
 
+def test_a_row_changed_during_a_run_then_deleted_is_withdrawn_by_the_next_run(pg_project, pg_dsn):
+    ts = datetime(2026, 3, 4, tzinfo=timezone.utc)
+    key = ("SYM0002", "1day", ts)
+
+    def update_a_staged_row():
+        faults.on("publish.before_replace", None)
+        with psycopg.connect(pg_dsn, autocommit=True) as conn:
+            conn.execute("update market_data set close = -5 where symbol = %s and interval = %s and ts = %s", key)
+
+    faults.on("publish.before_replace", update_a_staged_row)
+    try:
+        rotate(pg_project, as_of=AS_OF)
+    finally:
+        faults.on("publish.before_replace", None)
+    hot, lake = all_rows(pg_project)
+    assert [r[6] for r in hot if r[:3] == key] == [-5] and len([r for r in lake if r[:3] == key]) == 1, "kept hot, old version in the lake"
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        conn.execute("delete from market_data where symbol = %s and interval = %s and ts = %s", key)
+    report = rotate(pg_project, as_of=AS_OF + timedelta(days=1))
+    hot, lake = all_rows(pg_project)
+    assert not [r for r in hot + lake if r[:3] == key], "the deleted row does not live on in the lake"
+    assert report.tables["market_data"]["steps"]["reconcile"]["rows"] == 1
+    assert hotcold.verify(pg_project, deep=True).ok
+
+
 ODD_DDL = """
 create table oddities (
   id integer primary key, ts timestamptz not null, big numeric, exact numeric(38,18),

@@ -112,19 +112,32 @@
 
 {#- Also finds the staged rows that someone deleted from the hot store while the rotation
     ran: they are in the lake now, and must not stay there. Their keys go to
-    _hotcold.vanished__<table> for the next step (hotcold_reconcile) to withdraw. -#}
+    _hotcold.vanished__<table> for the next step (hotcold_reconcile) to withdraw. Rows kept
+    because they changed after the export (their old version is in the lake) are remembered in
+    _hotcold.recheck__<table>: if one is deleted before the next run, that run withdraws it. -#}
 {% macro hotcold_delete_staged__postgres(spec, stage, run_id, expected) %}
   {%- set rel = hot_relation_pg(spec) -%}
   {%- set keys = hotcold_q_list(spec.key) -%}
-  {%- set pending = hotcold_pg_pending(spec, "select " ~ keys ~ ", _hc_version, false as vanished from " ~ stage) -%}
+  {%- set recheck = '_hotcold.' ~ hotcold_q('recheck__' ~ spec.name) -%}
+  {%- do run_query("create table if not exists " ~ recheck ~ " as select " ~ keys ~ ", year, month, day from " ~ stage ~ " where false") -%}
+  {%- set watched = "(select " ~ keys ~ ", year, month, day from " ~ stage ~ " union all select * from " ~ recheck ~ " r where not exists (select 1 from "
+      ~ stage ~ " s where " ~ hotcold_key_match(spec.key, 's', 'r') ~ "))" -%}
+  {%- set pending = hotcold_pg_pending(spec, "select " ~ hotcold_key_list_of(spec.key, 's') ~ ", g._hc_version, false as vanished, false as kept from " ~ watched ~ " s left join "
+      ~ stage ~ " g on " ~ hotcold_key_match(spec.key, 's', 'g')) -%}
   {%- set deleted = hotcold_pg_counted(spec, run_id, 'delete', pending,
       "CREATE TEMP TABLE hc_gone ON COMMIT DROP AS SELECT " ~ keys ~ " FROM " ~ pending ~ " WHERE false;
        WITH d AS (DELETE FROM " ~ rel ~ " t USING " ~ pending ~ " p WHERE " ~ hotcold_key_match(spec.key, 't', 'p') ~ " AND t.xmin::text::bigint = p._hc_version
                   RETURNING " ~ hotcold_key_list_of(spec.key, 't') ~ ") INSERT INTO hc_gone SELECT * FROM d;", expected,
-      after="UPDATE " ~ pending ~ " p SET vanished = true WHERE NOT EXISTS (SELECT FROM " ~ rel ~ " t WHERE " ~ hotcold_key_match(spec.key, 't', 'p') ~ ")
-             AND NOT EXISTS (SELECT FROM hc_gone g WHERE " ~ hotcold_key_match(spec.key, 'g', 'p') ~ ");") -%}
-  {%- do run_query("create or replace table _hotcold." ~ hotcold_q('vanished__' ~ spec.name) ~ " as select s.* exclude (_hc_version) from " ~ stage
-      ~ " s semi join (select * from hot." ~ pending ~ " where vanished) v on " ~ hotcold_key_match(spec.key, 's', 'v')) -%}
+      after="UPDATE " ~ pending ~ " p SET kept = EXISTS (SELECT FROM " ~ rel ~ " t WHERE " ~ hotcold_key_match(spec.key, 't', 'p') ~ "),
+             vanished = NOT EXISTS (SELECT FROM " ~ rel ~ " t WHERE " ~ hotcold_key_match(spec.key, 't', 'p') ~ ")
+                        AND NOT EXISTS (SELECT FROM hc_gone g WHERE " ~ hotcold_key_match(spec.key, 'g', 'p') ~ ");") -%}
+  {%- for flag, target in [('vanished', 'vanished__' ~ spec.name), ('kept', 'recheck__' ~ spec.name)] -%}
+    {%- do run_query("create or replace table _hotcold." ~ hotcold_q(target ~ '_new') ~ " as select * from " ~ watched ~ " s semi join (select * from hot." ~ pending
+        ~ " where " ~ flag ~ ") v on " ~ hotcold_key_match(spec.key, 's', 'v')) -%}
+  {%- endfor -%}
+  {%- do run_query("create or replace table _hotcold." ~ hotcold_q('vanished__' ~ spec.name) ~ " as from _hotcold." ~ hotcold_q('vanished__' ~ spec.name ~ '_new')
+      ~ "; create or replace table " ~ recheck ~ " as from _hotcold." ~ hotcold_q('recheck__' ~ spec.name ~ '_new')
+      ~ "; drop table _hotcold." ~ hotcold_q('vanished__' ~ spec.name ~ '_new') ~ "; drop table _hotcold." ~ hotcold_q('recheck__' ~ spec.name ~ '_new')) -%}
   {%- do adapter.execute("CALL postgres_execute('hot', " ~ hotcold_lit("DROP TABLE IF EXISTS " ~ pending) ~ ", use_transaction=false)", auto_begin=false) -%}
   {{ return(deleted) }}
 {% endmacro %}

@@ -129,6 +129,7 @@ def withdraw_vanished(session):
                                 [rows, checksum, path.stat().st_size, run_id, table, day])
             withdrawn += gone
         session.execute(f"drop table {vanished}")
-        session.execute("insert into _hotcold.step_log values (?, 'reconcile', ?, ?, ?, 0, ?, now(), ?)",
-                        [run_id, table, withdrawn, len(days), started, f"{withdrawn} rows deleted from the hot store during the run were withdrawn from the lake" if withdrawn else ""])
+        if withdrawn:
+            session.execute("insert into _hotcold.step_log values (?, 'reconcile', ?, ?, ?, 0, ?, now(), ?)",
+                            [run_id, table, withdrawn, len(days), started, f"{withdrawn} rows deleted from the hot store while archived were withdrawn from the lake"])
     return session.sql(f"select * from _hotcold.step_log where run_id = '{run_id}' and step = 'reconcile'")
