@@ -139,7 +139,12 @@ ODD_ROWS = [
     (3, "2026-03-29 01:30:00+00", Decimal("NaN"), None, float("-inf"), "it's; drop table x; --", [], date(1900, 1, 1)),
     (4, "1970-01-01 00:00:00+00", None, Decimal("0"), None, None, None, date(9999, 12, 31)),
     (5, "1901-12-14 20:45:52+00", Decimal("1e-40"), Decimal("99999999999999999999.999999999999999999"), -0.0, "", {}, None),
+    (6, "2026-03-08 07:00:00+00", Decimal("1.10"), Decimal("-1.5"), 1e308, "DST starts in New York: 02:00 EST is 03:00 EDT", {"u": "é ✓ 日本", "n": -0.0}, None),
+    (7, "2026-11-01 06:00:00+00", Decimal("-7"), Decimal("7"), 5e-324, "DST ends: 01:00-01:59 happen twice", None, date(2026, 11, 1)),
+    (8, "2400-02-29 12:00:00+00", Decimal("3.14159265358979323846264338327950288419716939937510"), Decimal("1"), float("nan"), "far future stays hot", {"hot": True}, None),
+    (9, "2026-11-24 23:59:59.999999+00", Decimal("-0"), None, float("-inf"), "recent stays hot 'q' \"dq\" \\ /", [1, "two"], None),
 ]
+N_AGED = 6  # ids 1-6 are older than the window; 7 (1 Nov), 8 and 9 stay hot
 
 
 def test_values_survive_the_trip_exactly(tmp_path, pg_dsn):
@@ -156,10 +161,10 @@ def test_values_survive_the_trip_exactly(tmp_path, pg_dsn):
         before = conn.execute("select id, ts, big, exact, f, label, doc, d from oddities order by id").fetchall()
 
     report = rotate(config, as_of=AS_OF, tables=["oddities"])
-    assert report.tables["oddities"]["archived_rows"] == len(ODD_ROWS)
+    assert report.tables["oddities"]["archived_rows"] == N_AGED
     assert "created index" in report.tables["oddities"]["steps"]["stage"]["detail"]
     with psycopg.connect(pg_dsn) as conn:
-        assert conn.execute("select count(*) from oddities").fetchone()[0] == 0
+        assert conn.execute("select count(*) from oddities").fetchone()[0] == len(ODD_ROWS) - N_AGED
         assert conn.execute("select count(*) from pg_indexes where tablename = 'oddities' and indexdef like '%(ts)%'").fetchone()[0] == 1
 
     conn = hot_conn(config)
@@ -167,15 +172,29 @@ def test_values_survive_the_trip_exactly(tmp_path, pg_dsn):
         f"select id, ts, big, exact, f, label, doc, d from read_parquet('{config.lake_root}/oddities/*/*/*/*.parquet', hive_partitioning = false) order by id"
     ).fetchall()
     conn.close()
-    assert len(lake) == len(before)
+    assert [r[0] for r in lake] == [r[0] for r in before[:N_AGED]]
     for got, want in zip(lake, before):
-        assert got[0] == want[0] and got[1] == want[1]
-        assert (got[2] is None and want[2] is None) or Decimal(got[2]).compare_total(want[2]) == 0 or (Decimal(got[2]).is_nan() and want[2].is_nan())
-        assert got[3] == want[3]
-        assert (got[4] is None and want[4] is None) or (math.isnan(want[4]) and math.isnan(got[4])) or (got[4] == want[4] and math.copysign(1, got[4]) == math.copysign(1, want[4]))
-        assert got[5] == want[5]
-        assert (got[6] is None and want[6] is None) or json.loads(got[6]) == want[6]
-        assert got[7] == want[7]
+        assert_same_values(got, want)
+    # And back out through the query layer: the engine (lake) and the router (both tiers).
+    engine_rows = hotcold.ColdStorageQueryEngine(config).query("oddities").to_pylist()
+    with hotcold.StorageRouter(config) as router:
+        routed = router.query("oddities")
+    assert routed.tiers == ("hot", "cold")
+    for rows, want_rows in ((engine_rows, before[:N_AGED]), (routed.table.to_pylist(), before)):
+        rows = sorted(rows, key=lambda r: r["id"])
+        assert [r["id"] for r in rows] == [w[0] for w in want_rows]
+        for got, want in zip(rows, want_rows):
+            assert_same_values(tuple(got[c] for c in ("id", "ts", "big", "exact", "f", "label", "doc", "d")), want)
+
+
+def assert_same_values(got, want):
+    assert got[0] == want[0] and got[1] == want[1], (got, want)
+    assert (got[2] is None and want[2] is None) or Decimal(got[2]).compare_total(want[2]) == 0 or (Decimal(got[2]).is_nan() and want[2].is_nan()), (got, want)
+    assert got[3] == want[3], (got, want)
+    assert (got[4] is None and want[4] is None) or (math.isnan(want[4]) and math.isnan(got[4])) or (got[4] == want[4] and math.copysign(1, got[4]) == math.copysign(1, want[4])), (got, want)
+    assert got[5] == want[5]
+    assert (got[6] is None and want[6] is None) or json.loads(got[6]) == want[6], (got, want)
+    assert got[7] == want[7]
 
 
 def test_plain_dbt_build_rotates_with_the_same_guarantees(pg_project):

@@ -106,7 +106,7 @@ class StorageRouter:
         if not route.tiers:
             # Neither tier has rows in the range: an empty answer with the table's columns.
             use_hot = not table_has_files(self.config.lake_root, spec.name)
-        hot = self._hot_relation(spec.name) if use_hot else None
+        hot = self._hot_rows(spec, route.plan.range) if use_hot else None
         return builder, req, sql, self.engine._rows(builder, req, sql, route.plan.files, hot)
 
     def _schema(self, route: Route) -> dict[str, str]:
@@ -128,6 +128,33 @@ class StorageRouter:
 
     def _hot_relation(self, table: str) -> str:
         return f"hot.{q(self.config.hot.schema)}.{q(table)}"
+
+    def _hot_rows(self, spec, rng) -> str:
+        """The hot rows as a relation. DuckDB's scanner reads unbounded NUMERIC as DOUBLE and
+        would round; a table with such columns (or json) is read through postgres_query with
+        those columns as exact text, as the archival select sends them to the lake, and the
+        time range in PostgreSQL's WHERE so its index still serves the range."""
+        relation = self._hot_relation(spec.name)
+        if self.config.hot.kind != "postgres":
+            return relation
+        types = self._hot_types(spec.name)
+        inexact = {c for c, t in types.items() if t in ("numeric", "json", "jsonb")}
+        if not inexact:
+            return relation
+        cols = ", ".join(f"{q(c)}::text AS {q(c)}" if c in inexact else q(c) for c in types)
+        ts = q(spec.time_column)
+        where = []
+        if rng.start:
+            where.append(f"{ts} >= '{rng.start.isoformat()}'::timestamptz")
+        if rng.end:
+            where.append(f"{ts} < '{rng.end.isoformat()}'::timestamptz")
+        text = f"SELECT {cols} FROM {q(self.config.hot.schema)}.{q(spec.name)}" + (" WHERE " + " AND ".join(where) if where else "")
+        return "postgres_query('hot', '" + text.replace("'", "''") + "')"
+
+    def _hot_types(self, table: str) -> dict[str, str]:
+        text = ("SELECT a.attname::text, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a WHERE a.attrelid = "
+                f"'{q(self.config.hot.schema)}.{q(table)}'::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum")
+        return dict(self._con().execute("SELECT * FROM postgres_query('hot', $sql)", {"sql": text}).fetchall())
 
     def _hot_exists(self, table: str) -> bool:
         found = self._con().execute(
