@@ -67,6 +67,7 @@ class Config:
     catalog_path: Path
     log_file: Path
     query_cache_mb: int = 256
+    lake_file_mode: int = 0o600  # lake files; folders get the same bits plus x where r is set
     tables: dict[str, TableSpec] = field(default_factory=dict)
 
     @property
@@ -188,7 +189,11 @@ def parse(raw: dict, cfg_path: Path) -> Config:
 
     base = cfg_path.parent
     hot = _hot_store(storage.section("hot_store", {"type", "dsn", "schema", "path"}), base)
-    lake = storage.section("lake", {"root", "state_path", "catalog_path"})
+    lake = storage.section("lake", {"root", "state_path", "catalog_path", "file_mode"})
+    file_mode = lake.get("file_mode", str, "0600")
+    if not re.fullmatch(r"0?[0-7]{3}", file_mode) or int(file_mode, 8) & 0o600 != 0o600:
+        raise ConfigError(f"'storage.lake.file_mode' must be an octal mode the owner can read and write, like \"0640\", got {file_mode!r}",
+                          'use "0600" (private, the default), "0640" (group may read) or "0644"')
     lake_root = _path(os.environ.get("HOTCOLD_LAKE_ROOT") or lake.get("root", str, "data_lake/cold_storage"), base)
     state_default = str(lake_root.parent / "_hotcold" / "state.duckdb")
     logging_ = storage.section("logging", {"file"})
@@ -212,6 +217,7 @@ def parse(raw: dict, cfg_path: Path) -> Config:
         catalog_path=_path(lake.get("catalog_path", str, str(lake_root.parent / "hotcold.duckdb")), base),
         log_file=_path(logging_.get("file", str, "logs/storage_rotation.log"), base),
         query_cache_mb=cache_mb,
+        lake_file_mode=int(file_mode, 8),
         tables=tables,
     )
 

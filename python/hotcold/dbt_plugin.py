@@ -15,7 +15,7 @@ from dbt.adapters.duckdb.plugins import BasePlugin
 from . import config as config_mod
 from . import faults
 from .hot_store import attach_hot
-from .lake import staging_root
+from .lake import private_dirs, staging_root
 from .lock import RotationLock, held_by_this_process
 
 _PROCESS_LOCK: RotationLock | None = None  # held for the life of a plain `dbt` process
@@ -28,8 +28,9 @@ class Plugin(BasePlugin):
 
     def update_connection_config(self, creds, config: dict[str, Any]) -> None:
         # The state database lives beside the lake, wherever the config puts the lake.
-        self.config.state_path.parent.mkdir(parents=True, exist_ok=True)
-        staging_root(self.config.lake_root).mkdir(parents=True, exist_ok=True)
+        # Private: the state database and staged files hold the same data as the lake.
+        private_dirs(self.config.state_path.parent)
+        private_dirs(staging_root(self.config.lake_root))
         creds.path = str(self.config.state_path)
         if self.lock_rotation:
             _hold_process_lock(self.config)
@@ -57,7 +58,8 @@ def write_settings(conn, config) -> None:
             ?::VARCHAR AS hot_kind, ?::VARCHAR AS hot_schema, ?::INTEGER AS hot_days,
             ?::VARCHAR AS hot_intervals, ?::VARCHAR AS lake_root,
             ?::BOOLEAN AS auto_rotation_enabled, ?::VARCHAR AS config_path,
-            ?::VARCHAR AS staging_root, ?::VARCHAR AS log_file, ?::VARCHAR AS catalog_path
+            ?::VARCHAR AS staging_root, ?::VARCHAR AS log_file, ?::VARCHAR AS catalog_path,
+            ?::INTEGER AS lake_file_mode
         """,
         [
             config.hot.kind,
@@ -70,6 +72,7 @@ def write_settings(conn, config) -> None:
             str(staging_root(config.lake_root)),
             str(config.log_file),
             str(config.catalog_path),
+            config.lake_file_mode,
         ],
     )
     conn.execute(

@@ -46,6 +46,7 @@ def invoke(config: Config, args: list[str], vars: dict | None = None, on_event: 
     cmd = [
         *args,
         "--log-level", "none",
+        "--log-level-file", "debug",  # kept under the state folder for post-mortems; never holds the DSN
         "--project-dir", str(proj),
         "--profiles-dir", str(proj),
         "--target-path", str(work / "target"),

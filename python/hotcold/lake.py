@@ -55,13 +55,7 @@ class LocalStore:
         shutil.rmtree(path, ignore_errors=True)
 
     def _makedirs(self, path: Path) -> None:
-        missing = []
-        p = path
-        while not p.exists():
-            missing.append(p)
-            p = p.parent
-        for d in reversed(missing):
-            d.mkdir(mode=self.dir_mode, exist_ok=True)
+        make_dirs(path, self.dir_mode)
 
     @staticmethod
     def _fsync_dir(path: Path) -> None:
@@ -72,13 +66,28 @@ class LocalStore:
             os.close(fd)
 
 
+def make_dirs(path: Path, mode: int) -> None:
+    """mkdir -p, giving every folder it creates `mode` (existing ones are left as they are)."""
+    missing = []
+    p = Path(path)
+    while not p.exists():
+        missing.append(p)
+        p = p.parent
+    for d in reversed(missing):
+        d.mkdir(mode=mode, exist_ok=True)
+
+
+def private_dirs(path: Path) -> None:
+    make_dirs(path, 0o700)
+
+
 def check_writable(root: Path) -> None:
     """Fail before any work if the lake (and staging beside it) cannot take a file."""
     from .errors import HotColdError
 
     for folder in (Path(root), staging_root(root)):
         try:
-            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            private_dirs(folder)
             probe = folder / f".hotcold-write-test-{os.getpid()}"
             probe.write_bytes(b"")
             probe.unlink()
@@ -87,8 +96,13 @@ def check_writable(root: Path) -> None:
                                "fix the folder's permissions or free space, or point storage.lake.root at a writable folder") from None
 
 
-def store_for(root: Path) -> LocalStore:
-    return LocalStore()
+def store_for(root: Path, file_mode: int = 0o600) -> LocalStore:
+    return LocalStore(file_mode, dir_mode_for(file_mode))
+
+
+def dir_mode_for(file_mode: int) -> int:
+    """A folder readable by whoever may read the files: r implies x."""
+    return file_mode | ((file_mode & 0o444) >> 2)
 
 
 def table_has_files(root: Path, table: str) -> bool:

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 
 from .config import Config
 from .errors import HotColdError, RotationLocked
+from .lake import private_dirs
 
 HELD_ENV = "HOTCOLD_LOCK_HELD"
 ADVISORY_KEY = zlib.crc32(b"hotcold.rotation")
@@ -28,7 +29,7 @@ class RotationLock:
     def acquire(self) -> "RotationLock":
         path = self.config.state_path.parent / "rotation.lock"
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            private_dirs(path.parent)
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as exc:
             raise HotColdError(f"cannot create the rotation lock {path}: {exc.strerror or exc}",

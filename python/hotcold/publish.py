@@ -27,7 +27,7 @@ def current_run_id(session) -> str:
 
 def publish_run(session):
     run_id = current_run_id(session)
-    lake_root, staging = session.execute("select lake_root, staging_root from _hotcold.settings").fetchone()
+    lake_root, staging, mode = session.execute("select lake_root, staging_root, lake_file_mode from _hotcold.settings").fetchone()
     lake_root = Path(lake_root)
     started = datetime.now(timezone.utc)
     days = session.execute(
@@ -36,7 +36,7 @@ def publish_run(session):
             order by table_name, year, month, day""",
         [run_id],
     ).fetchall()
-    store = store_for(lake_root)
+    store = store_for(lake_root, mode)
     staging_root = Path(staging)
     for table, y, m, d, rows, checksum, files, nbytes in days:
         day = date(int(y), int(m), int(d))
@@ -96,8 +96,9 @@ def withdraw_vanished(session):
     run (the delete step lists them in _hotcold.vanished__<table>) without those rows."""
     run_id = current_run_id(session)
     started = datetime.now(timezone.utc)
-    lake_root = Path(session.execute("select lake_root from _hotcold.settings").fetchone()[0])
-    store = store_for(lake_root)
+    lake_root, mode = session.execute("select lake_root, lake_file_mode from _hotcold.settings").fetchone()
+    lake_root = Path(lake_root)
+    store = store_for(lake_root, mode)
     found = session.execute(
         "select table_name from duckdb_tables() where schema_name = '_hotcold' and table_name like 'vanished\\_\\_%' escape '\\'").fetchall()
     for (name,) in found:
