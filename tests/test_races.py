@@ -29,7 +29,6 @@ def pg_rows(dsn):
 
 
 def test_writers_during_a_rotation_leave_every_row_in_its_latest_version_once(pg_project, pg_dsn):
-    rng = random.Random(7)
     truth = pg_rows(pg_dsn)  # key -> latest row, as the writers leave it
     aged = sorted(k for k in truth if k[2] < datetime(2026, 10, 26, tzinfo=timezone.utc) and k[1] == "1day")
     stop, lock, ops = threading.Event(), threading.Lock(), []
