@@ -135,7 +135,7 @@ def _bars(path: Path, days: int) -> list[tuple]:
     return rows
 
 
-@pytest.mark.parametrize("point", ["stage.after", "export.after_verify", "publish.between_days", "delete.before", "delete.after"])
+@pytest.mark.parametrize("point", POINTS)
 def test_backfill_killed_completes_on_rerun(pg_project, tmp_path, point):
     before = snapshot_all(pg_project)
     path = tmp_path / "bars.csv"
@@ -152,9 +152,10 @@ def test_backfill_killed_completes_on_rerun(pg_project, tmp_path, point):
     check_exact(pg_project, sorted(before + expected, key=repr), in_both=True)
 
 
-def test_cleanup_killed_completes_on_rerun(pg_project):
+@pytest.mark.parametrize("point", ["stage.after", "export.after_copy", "publish.between_days", "delete.after", "vacuum.after", "record.before"])
+def test_cleanup_killed_completes_on_rerun(pg_project, point):
     before = snapshot_all(pg_project)
-    proc = cli(pg_project, "cleanup", "--yes", "--table", "market_data", "--as-of", "2026-11-25", fail_at="publish.between_days:kill")
+    proc = cli(pg_project, "cleanup", "--yes", "--table", "market_data", "--as-of", "2026-11-25", fail_at=f"{point}:kill")
     assert proc.returncode == -9, proc.stderr[-2000:]
     TALLY["crash points tried"] += 1
     check_nothing_lost(pg_project, before)

@@ -22,6 +22,7 @@ DEFAULT_CONFIG = "unified_config.yaml"
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 DATA_TYPES = ("market_data", "news", "features", "social_sentiment")
+INTERVAL = re.compile(r"[1-9][0-9]*\s?(s|sec|second|m|min|minute|h|hr|hour|d|day|w|wk|week|mo|mon|month|q|quarter|y|yr|year)s?", re.I)
 
 
 @dataclass(frozen=True)
@@ -183,6 +184,11 @@ def parse(raw: dict, cfg_path: Path) -> Config:
     hot_intervals = life.get("hot_intervals", list, ["1day"])
     if not hot_intervals or not all(isinstance(i, str) and i.strip() for i in hot_intervals):
         raise ConfigError("'storage.lifecycle.hot_intervals' must be a non-empty list of interval names", 'e.g. hot_intervals: ["1day"]')
+    # A typo here ("1dya") would make every row of every interval age out on the next run.
+    for name in hot_intervals:
+        if not INTERVAL.fullmatch(name.strip()):
+            raise ConfigError(f"'storage.lifecycle.hot_intervals' holds {name!r}, which is not an interval name",
+                              'use a count and a unit as your data writes them: "1day", "1hour", "5min", "1h", "1w"')
     schedule = auto.get("schedule", str, "0 2 * * *")
     if not croniter.is_valid(schedule) or len(schedule.split()) != 5:
         raise ConfigError(f"'storage.lifecycle.auto_rotation.schedule' is not a 5-field cron expression: {schedule!r}", 'e.g. "0 2 * * *" for 02:00 every day')
