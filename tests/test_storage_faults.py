@@ -166,19 +166,19 @@ class Proxy:
         except OSError:
             pass
         finally:
-            for s in (a, b):
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
+            Proxy._close(a, b)
 
-    def cut(self):
-        self.up = False
-        for s in self.conns:
+    @staticmethod
+    def _close(*sockets):
+        for s in sockets:
             try:
                 s.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
+
+    def cut(self):
+        self.up = False
+        self._close(*self.conns)
 
     def restore(self):
         self.up = True
