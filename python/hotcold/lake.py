@@ -27,6 +27,11 @@ def checksum_expr(columns: list[str]) -> str:
     return "sum(hash(row(" + ", ".join('"' + c.replace('"', '""') + '"' for c in columns) + "))::hugeint)"
 
 
+def lit(path) -> str:
+    """A path as a SQL string literal (COPY's target cannot be a bound parameter)."""
+    return "'" + str(path).replace("'", "''") + "'"
+
+
 def staging_root(lake_root: Path) -> Path:
     """Beside the lake, on the same filesystem, so publishing a day is one atomic replace."""
     return Path(lake_root).parent / "_hotcold" / "staging"

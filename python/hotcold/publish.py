@@ -11,7 +11,7 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 
 from .errors import StepFailed
-from .lake import checksum_expr, day_file, store_for
+from .lake import checksum_expr, day_file, lit, store_for
 from .faults import fail_point
 from .progress import emit
 
@@ -76,7 +76,7 @@ def _combine(session, files: list[Path], rows: int, checksum) -> Path:
     names = [c[0] for c in session.execute("describe select * from read_parquet(?, hive_partitioning = false)", [str(files[0])]).fetchall()]
     cols = ", ".join('"' + n.replace('"', '""') + '"' for n in names)
     session.execute(
-        f"copy (select {cols} from read_parquet(?, hive_partitioning = false)) to '{out}' (format parquet, compression zstd)",
+        f"copy (select {cols} from read_parquet(?, hive_partitioning = false)) to {lit(out)} (format parquet, compression zstd)",
         [[str(f) for f in files]],
     )
     got = session.execute(
@@ -112,12 +112,13 @@ def withdraw_vanished(session):
             day = date(int(y), int(m), int(d))
             path = day_file(lake_root, table, day)
             tmp = path.with_name(path.name + ".withdraw.tmp")
-            keep = f"from read_parquet('{path}', hive_partitioning = false) l where not exists (select 1 from {vanished} v where {match})"
-            before = session.execute(f"select count(*) from read_parquet('{path}', hive_partitioning = false)").fetchone()[0]
-            session.execute(f"copy (select * {keep}) to '{tmp}' (format parquet, compression zstd)")
-            names = [c[0] for c in session.execute(f"describe select * from read_parquet('{tmp}', hive_partitioning = false)").fetchall()]
-            rows, checksum = session.execute(f"select count(*), {checksum_expr(names)} from read_parquet('{tmp}', hive_partitioning = false)").fetchone()
-            gone = session.execute(f"select count(*) from {vanished} v semi join read_parquet('{path}', hive_partitioning = false) l on {match}").fetchone()[0]
+            src, out = lit(path), lit(tmp)
+            keep = f"from read_parquet({src}, hive_partitioning = false) l where not exists (select 1 from {vanished} v where {match})"
+            before = session.execute(f"select count(*) from read_parquet({src}, hive_partitioning = false)").fetchone()[0]
+            session.execute(f"copy (select * {keep}) to {out} (format parquet, compression zstd)")
+            names = [c[0] for c in session.execute(f"describe select * from read_parquet({out}, hive_partitioning = false)").fetchall()]
+            rows, checksum = session.execute(f"select count(*), {checksum_expr(names)} from read_parquet({out}, hive_partitioning = false)").fetchone()
+            gone = session.execute(f"select count(*) from {vanished} v semi join read_parquet({src}, hive_partitioning = false) l on {match}").fetchone()[0]
             if rows != before - gone:
                 raise StepFailed(f"withdrawing deleted rows from {path} would leave {rows} rows, expected {before - gone}", "re-run the rotation")
             if rows == 0:
