@@ -106,7 +106,7 @@ def test_rotation_log_has_a_line_per_step_per_table(project):
     lines = project.log_file.read_text().splitlines()
     mine = [ln for ln in lines if f"run={report.run_id}" in ln]
     steps = [re.search(r"step=(\w+)", ln).group(1) for ln in mine]
-    assert steps == ["stage", "export", "publish", "delete", "vacuum", "run"]
+    assert steps == ["stage", "export", "verify", "publish", "delete", "vacuum", "run"]
     assert all("seconds=" in ln for ln in mine) and "outcome=ok" in mine[-1]
 
 

@@ -110,27 +110,81 @@
   {{ return(hot_dispatch('delete_staged')(spec, stage, run_id, expected)) }}
 {% endmacro %}
 
-{#- Also finds the staged rows that someone deleted from the hot store while the rotation
-    ran: they are in the lake now, and must not stay there. Their keys go to
-    _hotcold.vanished__<table> for the next step (hotcold_reconcile) to withdraw. Rows kept
-    because they changed after the export (their old version is in the lake) are remembered in
-    _hotcold.recheck__<table>: if one is deleted before the next run, that run withdraws it. -#}
+{#- The hot store's snapshot, taken just before the stage reads the aged rows: every row
+    version it can see is among the staged rows, unless deleted since. none where the store
+    has no such thing. -#}
+{% macro hot_snapshot() %}
+  {{ return(hot_dispatch('snapshot')()) }}
+{% endmacro %}
+
+{% macro hotcold_snapshot__postgres() %}
+  {{ return(hotcold_scalar("select * from postgres_query('hot', 'SELECT pg_current_snapshot()::text')")) }}
+{% endmacro %}
+
+{% macro hotcold_snapshot__duckdb() %}
+  {{ return(none) }}
+{% endmacro %}
+
+{#- Delete the staged rows. The fast way is one DELETE of the aged rows whose version the
+    snapshot taken before the stage could see: each such row is a staged row, so when as many
+    are deleted as were staged, exactly the staged rows went, and nothing vanished or was
+    kept. Otherwise (a row changed, deleted or inserted among the aged rows during the run,
+    or rows to recheck from an earlier run) that DELETE rolls back and the exact way runs,
+    by key and version against a copy of the staged keys in PostgreSQL. -#}
 {% macro hotcold_delete_staged__postgres(spec, stage, run_id, expected) %}
-  {%- set rel = hot_relation_pg(spec) -%}
   {%- set keys = hotcold_q_list(spec.key) -%}
   {%- set recheck = '_hotcold.' ~ hotcold_q('recheck__' ~ spec.name) -%}
   {%- do run_query("create table if not exists " ~ recheck ~ " as select " ~ keys ~ ", year, month, day from " ~ stage ~ " where false") -%}
+  {%- set snapshot = hotcold_scalar("select snapshot from _hotcold.stage_snapshots where run_id = " ~ hotcold_lit(run_id) ~ " and table_name = " ~ hotcold_lit(spec.name)) -%}
+  {%- if snapshot and hotcold_scalar("select count(*) from " ~ recheck) == 0 -%}
+    {%- set deleted = hotcold_pg_delete_seen(spec, run_id, expected, snapshot) -%}
+    {%- if deleted == expected -%}
+      {%- do run_query("create or replace table _hotcold." ~ hotcold_q('vanished__' ~ spec.name) ~ " as select " ~ keys ~ ", year, month, day from " ~ stage ~ " where false") -%}
+      {{ return(deleted) }}
+    {%- endif -%}
+    {%- do log("hotcold: " ~ spec.name ~ ": aged rows changed during the run; deleting by key and version", info=true) -%}
+  {%- endif -%}
+  {{ return(hotcold_delete_by_key(spec, stage, run_id, expected)) }}
+{% endmacro %}
+
+{#- The snapshot's visibility test on a row's 32-bit xmin, widened to a full transaction id
+    against the current one (exact for every transaction since the snapshot; a very old
+    frozen row may test as unseen, which only sends the run the exact way). -#}
+{% macro hotcold_pg_delete_seen(spec, run_id, expected, snapshot) %}
+  {%- set s = hotcold_settings() -%}
+  {%- set run = hotcold_current_run() -%}
+  {%- set age = "((c & 4294967295) - t.xmin::text::bigint + 4294967296) % 4294967296" -%}
+  {{ return(hotcold_pg_counted(spec, run_id, 'delete',
+      "DELETE FROM " ~ hot_relation_pg(spec) ~ " t WHERE " ~ ages_out(spec, run.cutoff, s.hot_intervals)
+      ~ " AND " ~ age ~ " > c - snap_xmax AND c - " ~ age ~ " <> ALL (snap_xip);", expected, exact=true,
+      declare="c bigint := pg_current_xact_id()::text::bigint;
+               snap_xmax bigint := pg_snapshot_xmax(" ~ hotcold_lit(snapshot) ~ "::pg_snapshot)::text::bigint;
+               snap_xip bigint[] := ARRAY(SELECT pg_snapshot_xip(" ~ hotcold_lit(snapshot) ~ "::pg_snapshot)::text::bigint);")) }}
+{% endmacro %}
+
+{#- The exact way. Also finds the staged rows that someone deleted from the hot store while
+    the rotation ran: they are in the lake now, and must not stay there. Their keys go to
+    _hotcold.vanished__<table> for the next step (hotcold_reconcile) to withdraw. Rows kept
+    because they changed after the export (their old version is in the lake) are remembered in
+    _hotcold.recheck__<table>: if one is deleted before the next run, that run withdraws it. -#}
+{% macro hotcold_delete_by_key(spec, stage, run_id, expected) %}
+  {%- set rel = hot_relation_pg(spec) -%}
+  {%- set keys = hotcold_q_list(spec.key) -%}
+  {%- set recheck = '_hotcold.' ~ hotcold_q('recheck__' ~ spec.name) -%}
   {%- set watched = "(select " ~ keys ~ ", year, month, day from " ~ stage ~ " union all select * from " ~ recheck ~ " r where not exists (select 1 from "
       ~ stage ~ " s where " ~ hotcold_key_match(spec.key, 's', 'r') ~ "))" -%}
   {%- set pending = hotcold_pg_pending(spec, "select " ~ hotcold_key_list_of(spec.key, 's') ~ ", g._hc_version, false as vanished, false as kept from " ~ watched ~ " s left join "
       ~ stage ~ " g on " ~ hotcold_key_match(spec.key, 's', 'g')) -%}
-  {%- set deleted = hotcold_pg_counted(spec, run_id, 'delete', pending,
-      "CREATE TEMP TABLE hc_gone ON COMMIT DROP AS SELECT " ~ keys ~ " FROM " ~ pending ~ " WHERE false;
+  {#- Fresh tables have no statistics; without them PostgreSQL plans the joins below as
+      nested loops, quadratic in the rows. -#}
+  {%- set deleted = hotcold_pg_counted(spec, run_id, 'delete',
+      "ANALYZE " ~ pending ~ ";
+       CREATE TEMP TABLE hc_gone ON COMMIT DROP AS SELECT " ~ keys ~ " FROM " ~ pending ~ " WHERE false;
        WITH d AS (DELETE FROM " ~ rel ~ " t USING " ~ pending ~ " p WHERE " ~ hotcold_key_match(spec.key, 't', 'p') ~ " AND t.xmin::text::bigint = p._hc_version
                   RETURNING " ~ hotcold_key_list_of(spec.key, 't') ~ ") INSERT INTO hc_gone SELECT * FROM d;", expected,
-      after="UPDATE " ~ pending ~ " p SET kept = EXISTS (SELECT FROM " ~ rel ~ " t WHERE " ~ hotcold_key_match(spec.key, 't', 'p') ~ "),
-             vanished = NOT EXISTS (SELECT FROM " ~ rel ~ " t WHERE " ~ hotcold_key_match(spec.key, 't', 'p') ~ ")
-                        AND NOT EXISTS (SELECT FROM hc_gone g WHERE " ~ hotcold_key_match(spec.key, 'g', 'p') ~ ");") -%}
+      after="ANALYZE hc_gone;
+             UPDATE " ~ pending ~ " p SET kept = true FROM " ~ rel ~ " t WHERE " ~ hotcold_key_match(spec.key, 't', 'p') ~ ";
+             UPDATE " ~ pending ~ " p SET vanished = true WHERE NOT p.kept AND NOT EXISTS (SELECT FROM hc_gone g WHERE " ~ hotcold_key_match(spec.key, 'g', 'p') ~ ");") -%}
   {%- for flag, target in [('vanished', 'vanished__' ~ spec.name), ('kept', 'recheck__' ~ spec.name)] -%}
     {%- do run_query("create or replace table _hotcold." ~ hotcold_q(target ~ '_new') ~ " as select * from " ~ watched ~ " s semi join (select * from hot." ~ pending
         ~ " where " ~ flag ~ ") v on " ~ hotcold_key_match(spec.key, 's', 'v')) -%}
@@ -146,10 +200,7 @@
     DuckDB), for one statement on the PostgreSQL side to join against. -#}
 {% macro hotcold_pg_pending(spec, select_sql) %}
   {%- set pending = 'hotcold.' ~ hotcold_q('pending_' ~ spec.name) -%}
-  {%- do run_query("CALL postgres_execute('hot', " ~ hotcold_lit(
-      "CREATE SCHEMA IF NOT EXISTS hotcold;
-       CREATE TABLE IF NOT EXISTS hotcold.step_results (run_id text, table_name text, step text, rows bigint, expected bigint, at timestamptz DEFAULT now());
-       DROP TABLE IF EXISTS " ~ pending) ~ ", use_transaction=false)") -%}
+  {%- do hotcold_pg_results_table("DROP TABLE IF EXISTS " ~ pending) -%}
   {#- DuckDB caches the attached catalog; make it see the schema just created. -#}
   {%- do run_query("CALL pg_clear_cache()") -%}
   {%- do run_query("CREATE TABLE hot.hotcold." ~ hotcold_q('pending_' ~ spec.name) ~ " AS " ~ select_sql) -%}
@@ -157,17 +208,30 @@
   {{ return(pending) }}
 {% endmacro %}
 
+{% macro hotcold_pg_results_table(then='') %}
+  {%- do run_query("CALL postgres_execute('hot', " ~ hotcold_lit(
+      "CREATE SCHEMA IF NOT EXISTS hotcold;
+       CREATE TABLE IF NOT EXISTS hotcold.step_results (run_id text, table_name text, step text, rows bigint, expected bigint, at timestamptz DEFAULT now());
+       " ~ then) ~ ", use_transaction=false)") -%}
+{% endmacro %}
+
 {#- Run `statements` in one DO block, so they commit or roll back together; the row count of
-    the last one is checked against `expected` (never more), recorded, and returned. -#}
-{% macro hotcold_pg_counted(spec, run_id, step, pending, statements, expected, after='') %}
+    the last one is checked against `expected` (never more), recorded, and returned. With
+    exact=true a count other than `expected` rolls the statements back and returns -1. -#}
+{% macro hotcold_pg_counted(spec, run_id, step, statements, expected, after='', exact=false, declare='') %}
+  {%- do hotcold_pg_results_table() -%}
   {#- The fail point delete.in_transaction aborts the transaction after the statements ran. -#}
   {%- set fail = " RAISE EXCEPTION 'hotcold: fail point " ~ step ~ ".in_transaction was armed (HOTCOLD_FAIL_AT)';"
       if env_var('HOTCOLD_FAIL_AT', '').split(':')[0] == step ~ '.in_transaction' else "" -%}
-  {%- set body = "DO $hc$ DECLARE n bigint; BEGIN " ~ statements ~ fail ~ "
+  {%- set record = "INSERT INTO hotcold.step_results (run_id, table_name, step, rows, expected) VALUES (" ~ hotcold_lit(run_id) ~ ", "
+      ~ hotcold_lit(spec.name) ~ ", " ~ hotcold_lit(step) ~ ", " -%}
+  {%- set body = "DO $hc$ DECLARE n bigint; " ~ declare ~ " BEGIN " ~ ("BEGIN " if exact else "") ~ statements ~ fail ~ "
        GET DIAGNOSTICS n = ROW_COUNT;
        IF n > " ~ expected ~ " THEN RAISE EXCEPTION 'hotcold: " ~ step ~ " matched % rows, more than the % verified', n, " ~ expected ~ "; END IF;
-       INSERT INTO hotcold.step_results (run_id, table_name, step, rows, expected) VALUES (" ~ hotcold_lit(run_id) ~ ", " ~ hotcold_lit(spec.name) ~ ", " ~ hotcold_lit(step) ~ ", n, " ~ expected ~ ");
+       " ~ ("IF n <> " ~ expected ~ " THEN RAISE EXCEPTION USING ERRCODE = 'HC001'; END IF;" if exact else "") ~ "
+       " ~ record ~ "n, " ~ expected ~ ");
        " ~ after ~ "
+       " ~ ("EXCEPTION WHEN SQLSTATE 'HC001' THEN " ~ record ~ "-1, " ~ expected ~ "); END;" if exact else "") ~ "
      END $hc$" -%}
   {%- do adapter.execute("CALL postgres_execute('hot', " ~ hotcold_lit(body) ~ ", use_transaction=false)", auto_begin=false) -%}
   {%- set n = hotcold_scalar("select * from postgres_query('hot', " ~ hotcold_lit(
@@ -212,7 +276,7 @@
     {%- do names.append(hotcold_q(c.name)) -%}
     {%- do casts.append("p." ~ hotcold_q(c.name) ~ "::" ~ c.type) -%}
   {%- endfor -%}
-  {%- set written = hotcold_pg_counted(spec, run_id, 'write', pending,
+  {%- set written = hotcold_pg_counted(spec, run_id, 'write',
       "DELETE FROM " ~ rel ~ " t USING " ~ pending ~ " p WHERE " ~ hotcold_key_match(spec.key, 't', 'p') ~ ";
        INSERT INTO " ~ rel ~ " (" ~ names | join(', ') ~ ") SELECT " ~ casts | join(', ') ~ " FROM " ~ pending ~ " p;", n) -%}
   {%- do adapter.execute("CALL postgres_execute('hot', " ~ hotcold_lit("DROP TABLE IF EXISTS " ~ pending) ~ ", use_transaction=false)", auto_begin=false) -%}

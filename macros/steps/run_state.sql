@@ -16,6 +16,7 @@
     create table if not exists _hotcold.lake_days (
       table_name varchar, day date, path varchar, rows bigint, checksum hugeint, bytes bigint,
       run_id varchar, published_at timestamptz, primary key (table_name, day));
+    create table if not exists _hotcold.stage_snapshots (run_id varchar, table_name varchar, snapshot varchar);
     alter table _hotcold.runs add column if not exists kind varchar default 'rotation';
   ") -%}
 {% endmacro %}
@@ -39,10 +40,11 @@
 {% endmacro %}
 
 
-{% macro hotcold_log_step(step, table_name, started_at, rows=0, days=0, bytes=0, detail='') %}
+{% macro hotcold_log_step(step, table_name, started_at, rows=0, days=0, bytes=0, detail='', finished_at=none) %}
+  {#- Python's clock, not DuckDB's now(): that is the start of the open transaction. -#}
   {%- do run_query("insert into _hotcold.step_log values (" ~ hotcold_lit(invocation_id) ~ ", "
       ~ hotcold_lit(step) ~ ", " ~ hotcold_lit(table_name) ~ ", " ~ (rows or 0) ~ ", " ~ (days or 0) ~ ", "
-      ~ (bytes or 0) ~ ", " ~ hotcold_lit(started_at) ~ "::timestamptz, now(), " ~ hotcold_lit(detail) ~ ")") -%}
+      ~ (bytes or 0) ~ ", " ~ hotcold_lit(started_at) ~ "::timestamptz, " ~ hotcold_lit(finished_at or hotcold_now()) ~ "::timestamptz, " ~ hotcold_lit(detail) ~ ")") -%}
 {% endmacro %}
 
 {% macro hotcold_now() %}

@@ -29,6 +29,9 @@
       {%- set note = hotcold_stage_backfill(spec, stage, backfill) -%}
     {%- else -%}
       {%- set note = hot_ensure_time_index(spec) -%}
+      {%- set snapshot = hot_snapshot() -%}
+      {%- do run_query("insert into _hotcold.stage_snapshots values (" ~ hotcold_lit(invocation_id) ~ ", " ~ hotcold_lit(spec.name) ~ ", "
+          ~ (hotcold_lit(snapshot) if snapshot else "null") ~ ")") -%}
       {%- do hotcold_stage_rows(spec, stage, "(" ~ hot_archival_select(spec, cutoff) ~ ")") -%}
     {%- endif -%}
     {%- do hotcold_check_keys(spec, stage) -%}
@@ -39,13 +42,21 @@
   {%- do hotcold_fail_point('stage.after') -%}
 {% endmacro %}
 
-{#- The stage: the rows with their version (_hc_version) and zero-padded year/month/day, in
-    time order so the partitioned writer meets each day once. -#}
+{#- The stage: the rows with their version (_hc_version, where the store has one) and
+    zero-padded year/month/day, written once to a Parquet file beside the staging folder and
+    read through a view. A file, not a table: the rows stream through at the hot store's
+    pace, memory stays flat however many rows age out, and every later read is parallel. -#}
 {% macro hotcold_stage_rows(spec, stage, rows) %}
   {%- set ts = 'src.' ~ hotcold_q(spec.time_column) -%}
-  {%- do run_query("create or replace table " ~ stage ~ " as select src.*, "
-      ~ "strftime(" ~ ts ~ ", '%Y') as year, strftime(" ~ ts ~ ", '%m') as month, strftime(" ~ ts ~ ", '%d') as day "
-      ~ "from " ~ rows ~ " src order by " ~ ts) -%}
+  {%- set path = hotcold_settings().stage_root ~ '/' ~ invocation_id ~ '__' ~ spec.name ~ '.parquet' -%}
+  {#- A run that died left its view; earlier versions kept the stage as a table. -#}
+  {%- for r in hotcold_rows("select 'view' as kind from duckdb_views() where schema_name = '_hotcold' and view_name = " ~ hotcold_lit('stage__' ~ spec.name)
+      ~ " union all select 'table' from duckdb_tables() where schema_name = '_hotcold' and table_name = " ~ hotcold_lit('stage__' ~ spec.name)) -%}
+    {%- do run_query("drop " ~ r.kind ~ " " ~ stage) -%}
+  {%- endfor -%}
+  {%- do run_query("copy (select src.*, strftime(" ~ ts ~ ", '%Y') as year, strftime(" ~ ts ~ ", '%m') as month, strftime(" ~ ts ~ ", '%d') as day "
+      ~ "from " ~ rows ~ " src) to " ~ hotcold_lit(path) ~ " (format parquet, compression zstd)") -%}
+  {%- do run_query("create view " ~ stage ~ " as select * from read_parquet(" ~ hotcold_lit(path) ~ ")") -%}
 {% endmacro %}
 
 {#- The lake de-duplicates on the key, so a NULL or repeated key would silently merge rows:

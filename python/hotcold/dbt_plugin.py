@@ -15,7 +15,7 @@ from dbt.adapters.duckdb.plugins import BasePlugin
 from . import config as config_mod
 from . import faults
 from .hot_store import attach_hot
-from .lake import private_dirs, staging_root
+from .lake import private_dirs, stage_root, staging_root
 from .lock import RotationLock, held_by_this_process
 
 _PROCESS_LOCK: RotationLock | None = None  # held for the life of a plain `dbt` process
@@ -31,6 +31,7 @@ class Plugin(BasePlugin):
         # Private: the state database and staged files hold the same data as the lake.
         private_dirs(self.config.state_path.parent)
         private_dirs(staging_root(self.config.lake_root))
+        private_dirs(stage_root(self.config.lake_root))
         creds.path = str(self.config.state_path)
         if self.lock_rotation:
             _hold_process_lock(self.config)
@@ -59,7 +60,7 @@ def write_settings(conn, config) -> None:
             ?::VARCHAR AS hot_intervals, ?::VARCHAR AS lake_root,
             ?::BOOLEAN AS auto_rotation_enabled, ?::VARCHAR AS config_path,
             ?::VARCHAR AS staging_root, ?::VARCHAR AS log_file, ?::VARCHAR AS catalog_path,
-            ?::INTEGER AS lake_file_mode
+            ?::INTEGER AS lake_file_mode, ?::VARCHAR AS stage_root
         """,
         [
             config.hot.kind,
@@ -73,6 +74,7 @@ def write_settings(conn, config) -> None:
             str(config.log_file),
             str(config.catalog_path),
             config.lake_file_mode,
+            str(stage_root(config.lake_root)),
         ],
     )
     conn.execute(

@@ -37,6 +37,11 @@ def staging_root(lake_root: Path) -> Path:
     return Path(lake_root).parent / "_hotcold" / "staging"
 
 
+def stage_root(lake_root: Path) -> Path:
+    """Where a run keeps the rows it moves (one Parquet file per table) until it ends."""
+    return Path(lake_root).parent / "_hotcold" / "stage"
+
+
 class LocalStore:
     """A lake on a local or mounted filesystem. Files are private unless configured."""
 

@@ -60,8 +60,8 @@ def publish_run(session):
         fail_point("publish.between_days")
     fail_point("publish.after")
     session.execute(
-        "insert into _hotcold.step_log select ?, 'publish', table_name, sum(rows), count(*), sum(bytes), ?, now(), '' from _hotcold.export_days where run_id = ? group by table_name",
-        [run_id, started, run_id],
+        "insert into _hotcold.step_log select ?, 'publish', table_name, sum(rows), count(*), sum(bytes), ?, ?, '' from _hotcold.export_days where run_id = ? group by table_name",
+        [run_id, started, datetime.now(timezone.utc), run_id],
     )
     # We hold the rotation lock, so staging folders of other runs are left by runs that died;
     # their rows are still in the hot store and were staged again by this run.
@@ -132,6 +132,6 @@ def withdraw_vanished(session):
             withdrawn += gone
         session.execute(f"drop table {vanished}")
         if withdrawn:
-            session.execute("insert into _hotcold.step_log values (?, 'reconcile', ?, ?, ?, 0, ?, now(), ?)",
-                            [run_id, table, withdrawn, len(days), started, f"{withdrawn} rows deleted from the hot store while archived were withdrawn from the lake"])
+            session.execute("insert into _hotcold.step_log values (?, 'reconcile', ?, ?, ?, 0, ?, ?, ?)",
+                            [run_id, table, withdrawn, len(days), started, datetime.now(timezone.utc), f"{withdrawn} rows deleted from the hot store while archived were withdrawn from the lake"])
     return session.sql(f"select * from _hotcold.step_log where run_id = '{run_id}' and step = 'reconcile'")

@@ -13,10 +13,14 @@ def record_run(session):
     run_id = current_run_id(session)
     fail_point("record.before")
     session.execute("update _hotcold.runs set outcome = 'ok', finished_at = now() where run_id = ?", [run_id])
-    for (table,) in session.execute(
-        "select table_name from duckdb_tables() where schema_name = '_hotcold' and table_name like 'stage__%'"
+    for (view,) in session.execute(
+        "select view_name from duckdb_views() where schema_name = '_hotcold' and view_name like 'stage\\_\\_%' escape '\\'"
     ).fetchall():
-        session.execute(f'drop table if exists _hotcold."{table}"')
+        session.execute(f'drop view if exists _hotcold."{view}"')
+    # We hold the rotation lock: every stage file is this run's or a dead run's.
+    stage = Path(session.execute("select stage_root from _hotcold.settings").fetchone()[0])
+    for f in stage.glob("*.parquet"):
+        f.unlink()
     log_file = Path(session.execute("select log_file from _hotcold.settings").fetchone()[0])
     append_run(session, run_id, log_file)
     fail_point("record.after")
