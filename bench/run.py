@@ -137,7 +137,7 @@ class Bench:
 
         engine = ColdStorageQueryEngine(hotcold.load_config(self.main_config), cache_mb=0)
         try:
-            return cold.compare(engine, self.pg, "reference.market_data", self.args.repeat, log)
+            return cold.compare(engine, self.pg, "reference.market_data", self.cutoff, self.args.repeat, log)
         finally:
             engine.close()
 

@@ -77,6 +77,25 @@
             ~ " t where " ~ ages_out(spec, cutoff, s.hot_intervals)) }}
 {% endmacro %}
 
+{#- True when the hot store itself keeps the key unique and non-NULL. -#}
+{% macro hot_key_enforced(spec) %}
+  {{ return(hot_dispatch('key_enforced')(spec)) }}
+{% endmacro %}
+
+{% macro hotcold_key_enforced__postgres(spec) %}
+  {%- set key = spec.key | sort | join(',') -%}
+  {%- set n = hotcold_scalar("select * from postgres_query('hot', " ~ hotcold_lit(
+      "select count(*) from pg_index i
+        where i.indrelid = " ~ hotcold_lit(hot_relation_pg(spec)) ~ "::regclass and i.indisunique and i.indpred is null and i.indexprs is null
+          and (select string_agg(a.attname::text, ',' order by a.attname) from pg_attribute a where a.attrelid = i.indrelid and a.attnum = any(i.indkey)) = " ~ hotcold_lit(key) ~ "
+          and not exists (select from pg_attribute a where a.attrelid = i.indrelid and a.attnum = any(i.indkey) and not a.attnotnull)") ~ ")") -%}
+  {{ return(n > 0) }}
+{% endmacro %}
+
+{% macro hotcold_key_enforced__duckdb(spec) %}
+  {{ return(false) }}
+{% endmacro %}
+
 {#- Daily cost must follow the rows that age out, not the table: make sure the time column
     is indexed, and say so when hotcold creates the index. Returns a note or ''. -#}
 {% macro hot_ensure_time_index(spec) %}

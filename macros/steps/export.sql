@@ -15,7 +15,7 @@
       {#- One new folder level only: DuckDB creates the target folder, not its parents. -#}
       {%- set staging = s.staging_root ~ '/' ~ invocation_id ~ '__' ~ spec.name -%}
       {%- do hotcold_fail_point('export.before_copy') -%}
-      {%- do run_query("copy (" ~ merged ~ " order by year, month, day) to " ~ hotcold_lit(staging)
+      {%- do run_query("copy (" ~ merged ~ ") to " ~ hotcold_lit(staging)
           ~ " (format parquet, compression zstd, partition_by (year, month, day), overwrite_or_ignore)") -%}
       {%- do hotcold_fail_point('export.after_copy') -%}
       {%- set copied = hotcold_now() -%}

@@ -42,26 +42,30 @@
   {%- do hotcold_fail_point('stage.after') -%}
 {% endmacro %}
 
-{#- The stage: the rows with their version (_hc_version, where the store has one) and
-    zero-padded year/month/day, written once to a Parquet file beside the staging folder and
-    read through a view. A file, not a table: the rows stream through at the hot store's
-    pace, memory stays flat however many rows age out, and every later read is parallel. -#}
+{#- The stage: the rows with their version (_hc_version, where the store has one), written
+    once to a Parquet file and read through a view that adds the zero-padded year/month/day.
+    A file, not a table: the rows stream through at the hot store's pace, memory stays flat
+    however many rows age out, and every later read is parallel (the hot store's read is one
+    stream, so the partition columns are computed on the parallel side). -#}
 {% macro hotcold_stage_rows(spec, stage, rows) %}
-  {%- set ts = 'src.' ~ hotcold_q(spec.time_column) -%}
+  {%- set ts = hotcold_q(spec.time_column) -%}
   {%- set path = hotcold_settings().stage_root ~ '/' ~ invocation_id ~ '__' ~ spec.name ~ '.parquet' -%}
   {#- A run that died left its view; earlier versions kept the stage as a table. -#}
   {%- for r in hotcold_rows("select 'view' as kind from duckdb_views() where schema_name = '_hotcold' and view_name = " ~ hotcold_lit('stage__' ~ spec.name)
       ~ " union all select 'table' from duckdb_tables() where schema_name = '_hotcold' and table_name = " ~ hotcold_lit('stage__' ~ spec.name)) -%}
     {%- do run_query("drop " ~ r.kind ~ " " ~ stage) -%}
   {%- endfor -%}
-  {%- do run_query("copy (select src.*, strftime(" ~ ts ~ ", '%Y') as year, strftime(" ~ ts ~ ", '%m') as month, strftime(" ~ ts ~ ", '%d') as day "
-      ~ "from " ~ rows ~ " src) to " ~ hotcold_lit(path) ~ " (format parquet, compression zstd)") -%}
-  {%- do run_query("create view " ~ stage ~ " as select * from read_parquet(" ~ hotcold_lit(path) ~ ")") -%}
+  {%- do run_query("copy (select * from " ~ rows ~ " src) to " ~ hotcold_lit(path) ~ " (format parquet, compression snappy)") -%}
+  {%- do run_query("create view " ~ stage ~ " as select *, strftime(" ~ ts ~ ", '%Y') as year, strftime(" ~ ts ~ ", '%m') as month, strftime(" ~ ts ~ ", '%d') as day"
+      ~ " from read_parquet(" ~ hotcold_lit(path) ~ ")") -%}
 {% endmacro %}
 
 {#- The lake de-duplicates on the key, so a NULL or repeated key would silently merge rows:
     refuse the table before anything moves. -#}
 {% macro hotcold_check_keys(spec, stage) %}
+  {#- A primary key (or a unique index on NOT NULL columns) on exactly these columns already
+      rules both out; reading every staged key again would only cost time. -#}
+  {%- if not var('backfill', none) and hot_key_enforced(spec) -%}{{ return(none) }}{%- endif -%}
   {%- for k in spec.key -%}
     {%- set nulls = hotcold_scalar("select count(*) from " ~ stage ~ " where " ~ hotcold_q(k) ~ " is null") -%}
     {%- if nulls > 0 -%}

@@ -8,6 +8,7 @@ Correctness never rests on renaming a directory: a day is one file, replaced who
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 import shutil
 from datetime import date
 from pathlib import Path
@@ -42,6 +43,11 @@ def stage_root(lake_root: Path) -> Path:
     return Path(lake_root).parent / "_hotcold" / "stage"
 
 
+def _fsync_file(path: Path) -> None:
+    with open(path, "rb") as f:
+        os.fsync(f.fileno())
+
+
 class LocalStore:
     """A lake on a local or mounted filesystem. Files are private unless configured."""
 
@@ -56,6 +62,19 @@ class LocalStore:
         os.chmod(src, self.file_mode)
         os.replace(src, dst)
         self._fsync_dir(dst.parent)
+
+    def replace_all(self, moves: list[tuple[Path, Path]], after_each=None) -> None:
+        """`replace` for many files, their fsyncs in parallel: the disk gets them in batches
+        instead of one round trip per file. `after_each(i)` runs after the i-th replace."""
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            list(pool.map(_fsync_file, [src for src, _ in moves]))
+            for i, (src, dst) in enumerate(moves):
+                self._makedirs(dst.parent)
+                os.chmod(src, self.file_mode)
+                os.replace(src, dst)
+                if after_each:
+                    after_each(i)
+            list(pool.map(self._fsync_dir, sorted({dst.parent for _, dst in moves})))
 
     def remove(self, path: Path) -> None:
         path.unlink(missing_ok=True)

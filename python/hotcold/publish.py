@@ -10,6 +10,8 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 from pathlib import Path
 
+import pyarrow as pa
+
 from .errors import StepFailed
 from .lake import checksum_expr, day_file, lit, store_for
 from .faults import fail_point
@@ -38,6 +40,7 @@ def publish_run(session):
     ).fetchall()
     store = store_for(lake_root, mode)
     staging_root = Path(staging)
+    moves, published = [], []
     for table, y, m, d, rows, checksum, files, nbytes in days:
         day = date(int(y), int(m), int(d))
         staged = sorted((staging_root / f"{run_id}__{table}" / f"year={y}" / f"month={m}" / f"day={d}").glob("*.parquet"))
@@ -45,19 +48,35 @@ def publish_run(session):
             raise StepFailed(f"staged files for {table} {day} changed since verification ({len(staged)} found, {files} verified)", "re-run the rotation")
         if len(staged) > 1:
             staged = [_combine(session, staged, rows, checksum)]
-        final = day_file(lake_root, table, day)
-        fail_point("publish.before_replace")
-        store.replace(staged[0], final)
-        session.execute(
-            "update _hotcold.export_days set published_at = now(), path = ? where run_id = ? and table_name = ? and year = ? and month = ? and day = ?",
-            [str(final), run_id, table, y, m, d],
-        )
-        session.execute(
-            "insert or replace into _hotcold.lake_days values (?, ?, ?, ?, ?, ?, ?, now())",
-            [table, day, str(final), rows, checksum, final.stat().st_size, run_id],
-        )
-        emit("day", table=table, day=day.isoformat(), rows=rows)
+        moves.append((staged[0], day_file(lake_root, table, day)))
+        published.append({"table": table, "day": day.isoformat(), "rows": rows})
+
+    def replaced(i: int) -> None:
+        emit("day", **published[i])
         fail_point("publish.between_days")
+
+    # Every file is on disk before any replace, and every replace before the record; a crash
+    # in between leaves each day's old file or its new one, both holding every row.
+    fail_point("publish.before_replace")
+    store.replace_all(moves, after_each=replaced)
+    record = pa.table({
+        "table_name": [r[0] for r in days], "year": [r[1] for r in days], "month": [r[2] for r in days], "day": [r[3] for r in days],
+        "path": [str(dst) for _, dst in moves], "bytes": [dst.stat().st_size for _, dst in moves],
+    })
+    session.register("hc_published", record)
+    now = datetime.now(timezone.utc)
+    session.execute(
+        """update _hotcold.export_days e set published_at = ?, path = p.path from hc_published p
+            where e.run_id = ? and e.table_name = p.table_name and e.year = p.year and e.month = p.month and e.day = p.day""",
+        [now, run_id],
+    )
+    session.execute(
+        """insert or replace into _hotcold.lake_days
+           select e.table_name, make_date(e.year::int, e.month::int, e.day::int), p.path, e.rows, e.checksum, p.bytes, e.run_id, ?
+             from _hotcold.export_days e join hc_published p using (table_name, year, month, day) where e.run_id = ?""",
+        [now, run_id],
+    )
+    session.unregister("hc_published")
     fail_point("publish.after")
     session.execute(
         "insert into _hotcold.step_log select ?, 'publish', table_name, sum(rows), count(*), sum(bytes), ?, ?, '' from _hotcold.export_days where run_id = ? group by table_name",
