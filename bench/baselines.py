@@ -33,7 +33,7 @@ def pandas_job(sqlalchemy_url: str, select: str, out: Path, chunk_rows: int = 20
             ts = frame["ts"].dt.tz_convert("UTC")
             frame["year"], frame["month"], frame["day"] = ts.dt.strftime("%Y"), ts.dt.strftime("%m"), ts.dt.strftime("%d")
             pq.write_to_dataset(pa.Table.from_pandas(frame, preserve_index=False), out, partition_cols=["year", "month", "day"],
-                                compression="zstd")
+                                compression="zstd", max_partitions=100_000)
             n += len(frame)
     engine.dispose()
     return n, time.perf_counter() - t0

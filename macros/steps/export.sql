@@ -24,7 +24,7 @@
       {%- set totals = hotcold_rows("select count(*) as days, sum(rows) as rows, sum(bytes) as bytes from _hotcold.export_days where run_id = "
           ~ hotcold_lit(invocation_id) ~ " and table_name = " ~ hotcold_lit(spec.name))[0] -%}
       {%- do hotcold_log_step('export', spec.name, started, totals.rows, totals.days, totals.bytes, new_rows ~ ' new rows', finished_at=copied) -%}
-      {%- do hotcold_log_step('verify', spec.name, copied, totals.rows, totals.days, totals.bytes, 'count and checksum of every staged day') -%}
+      {%- do hotcold_log_step('verify', spec.name, copied, totals.rows, totals.days, totals.bytes) -%}
       {%- do log("hotcold:progress " ~ tojson({'event': 'exported', 'table': spec.name, 'days': totals.days, 'rows': new_rows}), info=true) -%}
     {%- else -%}
       {%- do hotcold_log_step('export', spec.name, started, 0, 0, 0, 'nothing aged out') -%}

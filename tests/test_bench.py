@@ -1,0 +1,40 @@
+"""The benchmark itself, at a small size: it must run end to end on a fresh database and
+report every ratio. It checks inside that both sides of each comparison did the same work
+(the rows rotate archived equal the aged rows, each cold query's rows equal PostgreSQL's);
+times are reported, never asserted."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def bench_databases(dsn) -> set[str]:
+    with psycopg.connect(dsn) as pg:
+        return {r[0] for r in pg.execute("select datname from pg_database where datname like 'hotcold_bench_%'")}
+
+
+def test_bench_runs_end_to_end_and_reports_every_ratio(pg_server_dsn, tmp_path):
+    out = tmp_path / "bench.json"
+    before = bench_databases(pg_server_dsn)
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "run.py"), "--rows", "100000", "--repeat", "1", "--days", "1",
+                           "--dsn", pg_server_dsn, "--json", str(out)], capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    r = json.loads(out.read_text())
+    a = r["archive"]
+    assert a["aged_rows"] > 90_000 and a["bare_delete"]["rows"] == a["aged_rows"]
+    assert set(a["rotate"]["steps"]) >= {"stage", "export", "verify", "publish", "delete", "vacuum"}
+    assert [q["query"] for q in r["cold_queries"]] == [
+        "one symbol's daily history", "one day across all symbols", "monthly OHLC per symbol for a year", "a week of 1min bars resampled to 1h"]
+    assert all(q["rows"] > 0 for q in r["cold_queries"])
+    assert r["daily"]["10x"]["table_rows"] > 9 * r["daily"]["1x"]["table_rows"]
+    assert r["memory"]["small_peak_rss_mb"] > 0 and r["memory"]["large_peak_rss_mb"] > 0
+    for line in ("export (stage + COPY) vs raw binary COPY", "delete + vacuum vs bare DELETE + VACUUM", "rotate peak RSS"):
+        assert line in proc.stdout
+    assert bench_databases(pg_server_dsn) <= before  # it dropped the database it made
