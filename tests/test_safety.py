@@ -82,6 +82,18 @@ def test_rows_written_during_a_rotation_survive_and_are_archived_next_run(pg_pro
     assert all(r[2] >= datetime(2026, 10, 26, tzinfo=timezone.utc) for r in hot)
 
 
+def delete_attempts(pg_dsn) -> list[int]:
+    """Rows each DELETE of market_data removed, in order; -1 is a one-statement delete by
+    snapshot that found the aged rows changed and rolled back for the exact way."""
+    with psycopg.connect(pg_dsn) as conn:
+        return [r[0] for r in conn.execute("select rows from hotcold.step_results where step = 'delete' and table_name = 'market_data' order by at")]
+
+
+def test_a_quiet_rotation_deletes_in_one_statement_by_snapshot(pg_project, pg_dsn):
+    report = rotate(pg_project, as_of=AS_OF)
+    assert delete_attempts(pg_dsn) == [report.tables["market_data"]["deleted_rows"]] != [0]
+
+
 def test_a_row_deleted_during_a_rotation_does_not_live_on_in_the_lake(pg_project, pg_dsn):
     gone_ts = datetime(2026, 3, 2, tzinfo=timezone.utc)
     hot, lake = all_rows(pg_project)
@@ -98,6 +110,7 @@ def test_a_row_deleted_during_a_rotation_does_not_live_on_in_the_lake(pg_project
     finally:
         faults.on("publish.before_replace", None)
     assert report.tables["market_data"]["steps"]["reconcile"]["rows"] == 1
+    assert delete_attempts(pg_dsn) == [-1, report.tables["market_data"]["deleted_rows"]], "the snapshot delete saw the change and rolled back"
     hot, lake = all_rows(pg_project)
     assert sorted(hot + lake, key=repr) == sorted(before, key=repr), "the deleted row is nowhere; every other row is once"
     assert hotcold.verify(pg_project, deep=True).ok

@@ -65,7 +65,9 @@
       {%- do select.append(hotcold_q(c.name)) -%}
     {%- endif -%}
   {%- endfor -%}
-  {%- set pg_sql = "SELECT " ~ select | join(', ') ~ ", xmin::text::bigint AS _hc_version FROM "
+  {#- No row version: the snapshot noted before this read tells the delete which row
+      versions it saw (hotcold_pg_seen). -#}
+  {%- set pg_sql = "SELECT " ~ select | join(', ') ~ " FROM "
         ~ hot_relation_pg(spec) ~ " WHERE " ~ ages_out(spec, cutoff, hotcold_settings().hot_intervals) -%}
   {{ return("select * from postgres_query('hot', " ~ hotcold_lit(pg_sql) ~ ")") }}
 {% endmacro %}
@@ -163,22 +165,31 @@
     {%- endif -%}
     {%- do log("hotcold: " ~ spec.name ~ ": aged rows changed during the run; deleting by key and version", info=true) -%}
   {%- endif -%}
-  {{ return(hotcold_delete_by_key(spec, stage, run_id, expected)) }}
+  {{ return(hotcold_delete_by_key(spec, stage, run_id, expected, snapshot)) }}
 {% endmacro %}
 
-{#- The snapshot's visibility test on a row's 32-bit xmin, widened to a full transaction id
-    against the current one (exact for every transaction since the snapshot; a very old
-    frozen row may test as unseen, which only sends the run the exact way). -#}
 {% macro hotcold_pg_delete_seen(spec, run_id, expected, snapshot) %}
   {%- set s = hotcold_settings() -%}
-  {%- set run = hotcold_current_run() -%}
-  {%- set age = "((c & 4294967295) - t.xmin::text::bigint + 4294967296) % 4294967296" -%}
+  {%- set seen = hotcold_pg_seen(snapshot) -%}
   {{ return(hotcold_pg_counted(spec, run_id, 'delete',
-      "DELETE FROM " ~ hot_relation_pg(spec) ~ " t WHERE " ~ ages_out(spec, run.cutoff, s.hot_intervals)
-      ~ " AND " ~ age ~ " > c - snap_xmax AND c - " ~ age ~ " <> ALL (snap_xip);", expected, exact=true,
-      declare="c bigint := pg_current_xact_id()::text::bigint;
-               snap_xmax bigint := pg_snapshot_xmax(" ~ hotcold_lit(snapshot) ~ "::pg_snapshot)::text::bigint;
-               snap_xip bigint[] := ARRAY(SELECT pg_snapshot_xip(" ~ hotcold_lit(snapshot) ~ "::pg_snapshot)::text::bigint);")) }}
+      "DELETE FROM " ~ hot_relation_pg(spec) ~ " t WHERE " ~ ages_out(spec, hotcold_current_run().cutoff, s.hot_intervals) ~ " AND " ~ seen.test ~ ";",
+      expected, exact=true, declare=seen.declare)) }}
+{% endmacro %}
+
+{#- The snapshot's visibility test on a row's 32-bit xmin (`t.xmin`), widened to a full
+    transaction id against the current one: exact for every transaction since the snapshot;
+    a very old frozen row may test as unseen, which only keeps it for the next run. Returns
+    the PL/pgSQL declarations it needs and the test. -#}
+{% macro hotcold_pg_seen(snapshot) %}
+  {%- if not snapshot -%}
+    {{ exceptions.raise_compiler_error("hotcold_pg_seen: this run noted no PostgreSQL snapshot before its stage; re-run the rotation") }}
+  {%- endif -%}
+  {%- set age = "((c & 4294967295) - t.xmin::text::bigint + 4294967296) % 4294967296" -%}
+  {{ return({
+      'declare': "c bigint := pg_current_xact_id()::text::bigint;
+                  snap_xmax bigint := pg_snapshot_xmax(" ~ hotcold_lit(snapshot) ~ "::pg_snapshot)::text::bigint;
+                  snap_xip bigint[] := ARRAY(SELECT pg_snapshot_xip(" ~ hotcold_lit(snapshot) ~ "::pg_snapshot)::text::bigint);",
+      'test': "(" ~ age ~ " > c - snap_xmax AND c - " ~ age ~ " <> ALL (snap_xip))"}) }}
 {% endmacro %}
 
 {#- The exact way. Also finds the staged rows that someone deleted from the hot store while
@@ -186,24 +197,26 @@
     _hotcold.vanished__<table> for the next step (hotcold_reconcile) to withdraw. Rows kept
     because they changed after the export (their old version is in the lake) are remembered in
     _hotcold.recheck__<table>: if one is deleted before the next run, that run withdraws it. -#}
-{% macro hotcold_delete_by_key(spec, stage, run_id, expected) %}
+{% macro hotcold_delete_by_key(spec, stage, run_id, expected, snapshot) %}
   {%- set rel = hot_relation_pg(spec) -%}
+  {%- set seen = hotcold_pg_seen(snapshot) -%}
   {%- set keys = hotcold_q_list(spec.key) -%}
   {%- set recheck = '_hotcold.' ~ hotcold_q('recheck__' ~ spec.name) -%}
   {%- set watched = "(select " ~ keys ~ ", year, month, day from " ~ stage ~ " union all select * from " ~ recheck ~ " r where not exists (select 1 from "
       ~ stage ~ " s where " ~ hotcold_key_match(spec.key, 's', 'r') ~ "))" -%}
-  {%- set pending = hotcold_pg_pending(spec, "select " ~ hotcold_key_list_of(spec.key, 's') ~ ", g._hc_version, false as vanished, false as kept from " ~ watched ~ " s left join "
+  {%- set pending = hotcold_pg_pending(spec, "select " ~ hotcold_key_list_of(spec.key, 's') ~ ", g." ~ hotcold_q(spec.key[0]) ~ " is not null as staged, false as vanished, false as kept from " ~ watched ~ " s left join "
       ~ stage ~ " g on " ~ hotcold_key_match(spec.key, 's', 'g')) -%}
   {#- Fresh tables have no statistics; without them PostgreSQL plans the joins below as
       nested loops, quadratic in the rows. -#}
   {%- set deleted = hotcold_pg_counted(spec, run_id, 'delete',
       "ANALYZE " ~ pending ~ ";
        CREATE TEMP TABLE hc_gone ON COMMIT DROP AS SELECT " ~ keys ~ " FROM " ~ pending ~ " WHERE false;
-       WITH d AS (DELETE FROM " ~ rel ~ " t USING " ~ pending ~ " p WHERE " ~ hotcold_key_match(spec.key, 't', 'p') ~ " AND t.xmin::text::bigint = p._hc_version
+       WITH d AS (DELETE FROM " ~ rel ~ " t USING " ~ pending ~ " p WHERE " ~ hotcold_key_match(spec.key, 't', 'p') ~ " AND p.staged AND " ~ seen.test ~ "
                   RETURNING " ~ hotcold_key_list_of(spec.key, 't') ~ ") INSERT INTO hc_gone SELECT * FROM d;", expected,
       after="ANALYZE hc_gone;
              UPDATE " ~ pending ~ " p SET kept = true FROM " ~ rel ~ " t WHERE " ~ hotcold_key_match(spec.key, 't', 'p') ~ ";
-             UPDATE " ~ pending ~ " p SET vanished = true WHERE NOT p.kept AND NOT EXISTS (SELECT FROM hc_gone g WHERE " ~ hotcold_key_match(spec.key, 'g', 'p') ~ ");") -%}
+             UPDATE " ~ pending ~ " p SET vanished = true WHERE NOT p.kept AND NOT EXISTS (SELECT FROM hc_gone g WHERE " ~ hotcold_key_match(spec.key, 'g', 'p') ~ ");",
+      declare=seen.declare) -%}
   {%- for flag, target in [('vanished', 'vanished__' ~ spec.name), ('kept', 'recheck__' ~ spec.name)] -%}
     {%- do run_query("create or replace table _hotcold." ~ hotcold_q(target ~ '_new') ~ " as select * from " ~ watched ~ " s semi join (select * from hot." ~ pending
         ~ " where " ~ flag ~ ") v on " ~ hotcold_key_match(spec.key, 's', 'v')) -%}
