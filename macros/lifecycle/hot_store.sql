@@ -176,20 +176,24 @@
       expected, exact=true, declare=seen.declare)) }}
 {% endmacro %}
 
-{#- The snapshot's visibility test on a row's 32-bit xmin (`t.xmin`), widened to a full
-    transaction id against the current one: exact for every transaction since the snapshot;
-    a very old frozen row may test as unseen, which only keeps it for the next run. Returns
-    the PL/pgSQL declarations it needs and the test. -#}
+{#- The snapshot's visibility test on a row's 32-bit xmin (`t.xmin`). The xmin is widened to
+    a full transaction id by PostgreSQL's own rule, within 2^31 either side of this
+    transaction's id: exact for every transaction since the snapshot (including ones that
+    start after this one and commit before its DELETE), so a row written after the snapshot is
+    never taken for a staged one. A row frozen more than 2^31 transactions ago may test as
+    unseen; it is then kept, never wrongly deleted. Returns the PL/pgSQL declarations it needs
+    and the test. -#}
 {% macro hotcold_pg_seen(snapshot) %}
   {%- if not snapshot -%}
     {{ exceptions.raise_compiler_error("hotcold_pg_seen: this run noted no PostgreSQL snapshot before its stage; re-run the rotation") }}
   {%- endif -%}
-  {%- set age = "((c & 4294967295) - t.xmin::text::bigint + 4294967296) % 4294967296" -%}
+  {%- set ahead = "(((t.xmin::text::bigint - (c & 4294967295)) % 4294967296 + 4294967296) % 4294967296)" -%}
+  {%- set full = "(c + " ~ ahead ~ " - CASE WHEN " ~ ahead ~ " >= 2147483648 THEN 4294967296 ELSE 0 END)" -%}
   {{ return({
       'declare': "c bigint := pg_current_xact_id()::text::bigint;
                   snap_xmax bigint := pg_snapshot_xmax(" ~ hotcold_lit(snapshot) ~ "::pg_snapshot)::text::bigint;
                   snap_xip bigint[] := ARRAY(SELECT pg_snapshot_xip(" ~ hotcold_lit(snapshot) ~ "::pg_snapshot)::text::bigint);",
-      'test': "(" ~ age ~ " > c - snap_xmax AND c - " ~ age ~ " <> ALL (snap_xip))"}) }}
+      'test': "(" ~ full ~ " < snap_xmax AND " ~ full ~ " <> ALL (snap_xip))"}) }}
 {% endmacro %}
 
 {#- The exact way. Also finds the staged rows that someone deleted from the hot store while
