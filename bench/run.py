@@ -53,6 +53,7 @@ def main() -> None:
                     help="a server where the benchmark may create and drop a database (or $HOTCOLD_BENCH_DSN)")
     ap.add_argument("--repeat", type=int, default=5, help="runs of each query; the best counts")
     ap.add_argument("--days", type=int, default=3, help="daily rotations on each side; the median counts")
+    ap.add_argument("--compression", default="zstd", help="storage.lake.compression for hotcold's lake (default zstd)")
     ap.add_argument("--json", type=Path, default=BENCH / "results" / "bench.json")
     args = ap.parse_args()
     if args.rows < 100_000:
@@ -83,7 +84,7 @@ class Bench:
         self.pg.execute("SET TimeZone = 'UTC'")
 
     def run(self) -> dict:
-        out = {"machine": machine(), "rows": self.args.rows, "shape": self.shape.describe()}
+        out = {"machine": machine(), "rows": self.args.rows, "shape": self.shape.describe(), "compression": self.args.compression}
         self.fill()
         out["archive"] = self.archive()
         out["cold_queries"] = self.cold_queries()
@@ -189,7 +190,7 @@ class Bench:
             "storage": {
                 "lifecycle": {"hot_days": hot_days, "hot_intervals": ["1day"]},
                 "hot_store": {"type": "postgres", "dsn": self.dsn, "schema": schema},
-                "lake": {"root": str(home / "lake" / "cold_storage")},
+                "lake": {"root": str(home / "lake" / "cold_storage"), "compression": self.args.compression},
                 "logging": {"file": str(home / "rotation.log")},
             },
             "tables": {"market_data": {"time_column": "ts", "key": ["symbol", "interval", "ts"], "interval_column": "interval"}},
@@ -228,7 +229,7 @@ def print_table(r: dict) -> None:
         rows.append((f"cold: {q['query']} vs PostgreSQL", f"{q['lake_s'] * 1000:.0f} ms", f"{q['postgres_s'] * 1000:.0f} ms", q["ratio"], q["target"]))
     rows.append(("rotate peak RSS, 10x vs 1x rows", f"{m['large_peak_rss_mb']:.0f} MB", f"{m['small_peak_rss_mb']:.0f} MB",
                  m["large_peak_rss_mb"] / m["small_peak_rss_mb"], "<= 1.2x"))
-    print(f"\nhotcold benchmark: {r['rows']:,} rows ({r['shape']})")
+    print(f"\nhotcold benchmark: {r['rows']:,} rows ({r['shape']}), lake compression {r['compression']}")
     print(f"machine: {r['machine']}")
     print(f"{'measure':<58} {'hotcold':>10} {'baseline':>10} {'ratio':>8}  target")
     for name, ours, base, ratio, target in rows:

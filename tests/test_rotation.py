@@ -8,7 +8,9 @@ import re
 from datetime import date, timedelta
 
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 import pytest
+import yaml
 
 import hotcold
 from hotcold.demo import fill_demo_data
@@ -137,3 +139,25 @@ def test_disabled_rotation_refuses_and_force_runs(tmp_path, pg_dsn):
         rotate(config, as_of=AS_OF)
     assert snapshot(config, "market_data", MD_COLS) == before and lake_files(config) == []
     assert rotate(config, as_of=AS_OF, force=True).tables["market_data"]["archived_rows"] > 0
+
+
+@pytest.mark.parametrize("codec", [None, "snappy"])
+def test_lake_compression_is_the_configured_codec(project, codec):
+    if codec:
+        cfg = yaml.safe_load(project.path.read_text())
+        cfg["storage"]["lake"]["compression"] = codec
+        project.path.write_text(yaml.safe_dump(cfg))
+    config = hotcold.load_config(project.path)
+    rotate(config, as_of=AS_OF)
+    files = lake_files(config)
+    assert files
+    codecs = {pq.ParquetFile(config.lake_root / f).metadata.row_group(0).column(0).compression for f in files}
+    assert codecs == {(codec or "zstd").upper()}
+
+
+def test_an_unknown_compression_is_refused_at_load(project):
+    cfg = yaml.safe_load(project.path.read_text())
+    cfg["storage"]["lake"]["compression"] = "brotli9"
+    project.path.write_text(yaml.safe_dump(cfg))
+    with pytest.raises(hotcold.HotColdError, match="storage.lake.compression"):
+        hotcold.load_config(project.path)

@@ -16,7 +16,7 @@
       {%- set staging = s.staging_root ~ '/' ~ invocation_id ~ '__' ~ spec.name -%}
       {%- do hotcold_fail_point('export.before_copy') -%}
       {%- do run_query("copy (" ~ merged ~ ") to " ~ hotcold_lit(staging)
-          ~ " (format parquet, compression zstd, partition_by (year, month, day), overwrite_or_ignore)") -%}
+          ~ " (format parquet, compression " ~ s.lake_compression ~ ", partition_by (year, month, day), overwrite_or_ignore)") -%}
       {%- do hotcold_fail_point('export.after_copy') -%}
       {%- set copied = hotcold_now() -%}
       {%- do hotcold_verify_staged(spec, stage, cols, merged, staging) -%}

@@ -25,6 +25,10 @@ DATA_TYPES = ("market_data", "news", "features", "social_sentiment")
 INTERVAL = re.compile(r"[1-9][0-9]*\s?(s|sec|second|m|min|minute|h|hr|hour|d|day|w|wk|week|mo|mon|month|q|quarter|y|yr|year)s?", re.I)
 
 
+# Parquet codecs every common reader (DuckDB, Spark, pandas/pyarrow) decodes.
+COMPRESSIONS = ("zstd", "snappy", "gzip", "lz4_raw", "uncompressed")
+
+
 @dataclass(frozen=True)
 class TableSpec:
     name: str
@@ -69,6 +73,7 @@ class Config:
     log_file: Path
     query_cache_mb: int = 256
     lake_file_mode: int = 0o600  # lake files; folders get the same bits plus x where r is set
+    lake_compression: str = "zstd"
     tables: dict[str, TableSpec] = field(default_factory=dict)
 
     @property
@@ -195,7 +200,11 @@ def parse(raw: dict, cfg_path: Path) -> Config:
 
     base = cfg_path.parent
     hot = _hot_store(storage.section("hot_store", {"type", "dsn", "schema", "path"}), base)
-    lake = storage.section("lake", {"root", "state_path", "catalog_path", "file_mode"})
+    lake = storage.section("lake", {"root", "state_path", "catalog_path", "file_mode", "compression"})
+    compression = lake.get("compression", str, "zstd")
+    if compression not in COMPRESSIONS:
+        raise ConfigError(f"'storage.lake.compression' must be one of {', '.join(COMPRESSIONS)}, got {compression!r}",
+                          'use "zstd" (smallest files, the default) or "snappy" (about 30% larger, aggregations about 20% faster)')
     file_mode = lake.get("file_mode", str, "0600")
     if not re.fullmatch(r"0?[0-7]{3}", file_mode) or int(file_mode, 8) & 0o600 != 0o600:
         raise ConfigError(f"'storage.lake.file_mode' must be an octal mode the owner can read and write, like \"0640\", got {file_mode!r}",
@@ -224,6 +233,7 @@ def parse(raw: dict, cfg_path: Path) -> Config:
         log_file=_path(logging_.get("file", str, "logs/storage_rotation.log"), base),
         query_cache_mb=cache_mb,
         lake_file_mode=int(file_mode, 8),
+        lake_compression=compression,
         tables=tables,
     )
 

@@ -60,7 +60,7 @@ def write_settings(conn, config) -> None:
             ?::VARCHAR AS hot_intervals, ?::VARCHAR AS lake_root,
             ?::BOOLEAN AS auto_rotation_enabled, ?::VARCHAR AS config_path,
             ?::VARCHAR AS staging_root, ?::VARCHAR AS log_file, ?::VARCHAR AS catalog_path,
-            ?::INTEGER AS lake_file_mode, ?::VARCHAR AS stage_root
+            ?::INTEGER AS lake_file_mode, ?::VARCHAR AS stage_root, ?::VARCHAR AS lake_compression
         """,
         [
             config.hot.kind,
@@ -75,6 +75,7 @@ def write_settings(conn, config) -> None:
             str(config.catalog_path),
             config.lake_file_mode,
             str(stage_root(config.lake_root)),
+            config.lake_compression,
         ],
     )
     conn.execute(

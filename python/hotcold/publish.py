@@ -29,7 +29,7 @@ def current_run_id(session) -> str:
 
 def publish_run(session):
     run_id = current_run_id(session)
-    lake_root, staging, mode = session.execute("select lake_root, staging_root, lake_file_mode from _hotcold.settings").fetchone()
+    lake_root, staging, mode, codec = session.execute("select lake_root, staging_root, lake_file_mode, lake_compression from _hotcold.settings").fetchone()
     lake_root = Path(lake_root)
     started = datetime.now(timezone.utc)
     days = session.execute(
@@ -47,7 +47,7 @@ def publish_run(session):
         if len(staged) != files or not staged:
             raise StepFailed(f"staged files for {table} {day} changed since verification ({len(staged)} found, {files} verified)", "re-run the rotation")
         if len(staged) > 1:
-            staged = [_combine(session, staged, rows, checksum)]
+            staged = [_combine(session, staged, rows, checksum, codec)]
         moves.append((staged[0], day_file(lake_root, table, day)))
         published.append({"table": table, "day": day.isoformat(), "rows": rows})
 
@@ -89,13 +89,13 @@ def publish_run(session):
     return session.sql(f"select * from _hotcold.step_log where run_id = '{run_id}' and step = 'publish'")
 
 
-def _combine(session, files: list[Path], rows: int, checksum) -> Path:
+def _combine(session, files: list[Path], rows: int, checksum, codec: str) -> Path:
     """DuckDB's partitioned writer may split a day across files; the layout wants one."""
     out = files[0].parent / "combined.parquet.tmp"
     names = [c[0] for c in session.execute("describe select * from read_parquet(?, hive_partitioning = false)", [str(files[0])]).fetchall()]
     cols = ", ".join('"' + n.replace('"', '""') + '"' for n in names)
     session.execute(
-        f"copy (select {cols} from read_parquet(?, hive_partitioning = false)) to {lit(out)} (format parquet, compression zstd)",
+        f"copy (select {cols} from read_parquet(?, hive_partitioning = false)) to {lit(out)} (format parquet, compression {codec})",
         [[str(f) for f in files]],
     )
     got = session.execute(
@@ -115,7 +115,7 @@ def withdraw_vanished(session):
     run (the delete step lists them in _hotcold.vanished__<table>) without those rows."""
     run_id = current_run_id(session)
     started = datetime.now(timezone.utc)
-    lake_root, mode = session.execute("select lake_root, lake_file_mode from _hotcold.settings").fetchone()
+    lake_root, mode, codec = session.execute("select lake_root, lake_file_mode, lake_compression from _hotcold.settings").fetchone()
     lake_root = Path(lake_root)
     store = store_for(lake_root, mode)
     found = session.execute(
@@ -134,7 +134,7 @@ def withdraw_vanished(session):
             src, out = lit(path), lit(tmp)
             keep = f"from read_parquet({src}, hive_partitioning = false) l where not exists (select 1 from {vanished} v where {match})"
             before = session.execute(f"select count(*) from read_parquet({src}, hive_partitioning = false)").fetchone()[0]
-            session.execute(f"copy (select * {keep}) to {out} (format parquet, compression zstd)")
+            session.execute(f"copy (select * {keep}) to {out} (format parquet, compression {codec})")
             names = [c[0] for c in session.execute(f"describe select * from read_parquet({out}, hive_partitioning = false)").fetchall()]
             rows, checksum = session.execute(f"select count(*), {checksum_expr(names)} from read_parquet({out}, hive_partitioning = false)").fetchone()
             gone = session.execute(f"select count(*) from {vanished} v semi join read_parquet({src}, hive_partitioning = false) l on {match}").fetchone()[0]
