@@ -19,7 +19,7 @@ def raw_copy(pg, select: str) -> tuple[int, float]:
     return size, time.perf_counter() - t0
 
 
-def pandas_job(sqlalchemy_url: str, select: str, out: Path, chunk_rows: int = 200_000) -> tuple[int, float]:
+def pandas_job(sqlalchemy_url: str, select: str, out: Path, compression: str, chunk_rows: int = 200_000) -> tuple[int, float]:
     """The job a user writes by hand: read_sql in chunks, add the partition columns,
     write_to_dataset by year/month/day. No verification, no delete."""
     import pandas as pd
@@ -33,7 +33,7 @@ def pandas_job(sqlalchemy_url: str, select: str, out: Path, chunk_rows: int = 20
             ts = frame["ts"].dt.tz_convert("UTC")
             frame["year"], frame["month"], frame["day"] = ts.dt.strftime("%Y"), ts.dt.strftime("%m"), ts.dt.strftime("%d")
             pq.write_to_dataset(pa.Table.from_pandas(frame, preserve_index=False), out, partition_cols=["year", "month", "day"],
-                                compression="zstd", max_partitions=100_000)
+                                compression=compression, max_partitions=100_000)
             n += len(frame)
     engine.dispose()
     return n, time.perf_counter() - t0

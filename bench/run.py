@@ -53,7 +53,7 @@ def main() -> None:
                     help="a server where the benchmark may create and drop a database (or $HOTCOLD_BENCH_DSN)")
     ap.add_argument("--repeat", type=int, default=5, help="runs of each query; the best counts")
     ap.add_argument("--days", type=int, default=3, help="daily rotations on each side; the median counts")
-    ap.add_argument("--compression", default="zstd", help="storage.lake.compression for hotcold's lake (default zstd)")
+    ap.add_argument("--compression", default="snappy", help="storage.lake.compression for hotcold's lake and the pandas job's (default snappy, hotcold's default)")
     ap.add_argument("--json", type=Path, default=BENCH / "results" / "bench.json")
     args = ap.parse_args()
     if args.rows < 100_000:
@@ -117,7 +117,7 @@ class Bench:
         log(f"  {t_copy:.1f} s, {size / 1e6:.0f} MB")
         log("pandas job: read_sql in chunks + write_to_dataset by year/month/day")
         url = "postgresql+psycopg://" + sqlalchemy_part(self.dsn)
-        n_pandas, t_pandas = baselines.pandas_job(url, select, self.work / "pandas_lake")
+        n_pandas, t_pandas = baselines.pandas_job(url, select, self.work / "pandas_lake", self.args.compression)
         log(f"  {t_pandas:.1f} s, {n_pandas:,} rows")
         shutil.rmtree(self.work / "pandas_lake", ignore_errors=True)
         cfg = self.config("main", "public", HOT_DAYS)

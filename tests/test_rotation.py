@@ -141,7 +141,7 @@ def test_disabled_rotation_refuses_and_force_runs(tmp_path, pg_dsn):
     assert rotate(config, as_of=AS_OF, force=True).tables["market_data"]["archived_rows"] > 0
 
 
-@pytest.mark.parametrize("codec", [None, "snappy"])
+@pytest.mark.parametrize("codec", [None, "zstd"])
 def test_lake_compression_is_the_configured_codec(project, codec):
     if codec:
         cfg = yaml.safe_load(project.path.read_text())
@@ -152,7 +152,7 @@ def test_lake_compression_is_the_configured_codec(project, codec):
     files = lake_files(config)
     assert files
     codecs = {pq.ParquetFile(config.lake_root / f).metadata.row_group(0).column(0).compression for f in files}
-    assert codecs == {(codec or "zstd").upper()}
+    assert codecs == {(codec or "snappy").upper()}
 
 
 def test_an_unknown_compression_is_refused_at_load(project):

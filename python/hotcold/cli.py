@@ -348,6 +348,36 @@ def verify(
                            "restore the named files from a backup, or re-run the rotation/backfill that wrote those days; rotation will not delete rows of a day that fails")
 
 
+@app.command()
+def index(
+    table: Optional[list[str]] = typer.Option(None, "--table", "-t", help="Only this table (repeatable; default: every table with a symbol column)."),
+    rebuild: bool = typer.Option(False, "--rebuild", help="Read every day file again and sort the index from scratch."),
+    config: Optional[Path] = ConfigOpt,
+    json_out: bool = JsonOpt,
+):
+    """Bring the history index (one symbol's years in milliseconds) up to the lake. Rotations
+    and backfills do this after they publish; run it after restoring files by hand."""
+    from .history import index_path, refresh
+
+    cfg = _config(config)
+    if not cfg.history_index:
+        raise HotColdError("the history index is off (storage.lake.history_index: false)", "set storage.lake.history_index: true to keep one")
+    done = refresh(cfg, table, rebuild=rebuild)
+    if json_out:
+        out.print_json(json.dumps({"path": str(index_path(cfg.lake_root)), "tables": [r.to_dict() for r in done]}))
+    else:
+        t = Table(title=f"history index {index_path(cfg.lake_root)}")
+        for col in ("table", "days read", "days dropped", "rows", "re-sorted", "seconds"):
+            t.add_column(col, justify="left" if col == "table" else "right")
+        for r in done:
+            t.add_row(r.table, _n(r.days_read), _n(r.days_dropped), _n(r.rows), "yes" if r.sorted else "no", f"{r.seconds:.2f}")
+        out.print(t)
+    skipped = [r for r in done if r.skipped]
+    if skipped:
+        raise HotColdError(f"{skipped[0].skipped} ({', '.join(r.table for r in skipped)})",
+                           "run `hotcold index` again when the rotation or query holding it has finished")
+
+
 RANGE_HELP = "Ranges are [start, end): start included, end excluded. Dates (2024-03-01) and times (2024-03-01T09:30, 2024-03-01 09:30:00-05:00) are UTC unless they carry an offset or --tz is given."
 
 

@@ -8,8 +8,10 @@ Correctness never rests on renaming a directory: a day is one file, replaced who
 from __future__ import annotations
 
 import os
-from concurrent.futures import ThreadPoolExecutor
 import shutil
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -43,30 +45,70 @@ def stage_root(lake_root: Path) -> Path:
     return Path(lake_root).parent / "_hotcold" / "stage"
 
 
+CHANGING = "changing "
+
+
+def generations_root(lake_root: Path) -> Path:
+    return Path(lake_root).parent / "_hotcold" / "generations"
+
+
+def generation(lake_root: Path, table: str) -> str | None:
+    """A token that changes whenever hotcold changes any of `table`'s files; it starts with
+    CHANGING while a change is under way (or died under way). None: never recorded."""
+    try:
+        return (generations_root(lake_root) / table).read_text().strip() or None
+    except FileNotFoundError:
+        return None
+
+
+def ensure_generation(lake_root: Path, table: str) -> str:
+    """The table's generation, recording a first one for a lake written before they were kept."""
+    return generation(lake_root, table) or _write_generation(lake_root, table, uuid.uuid4().hex)
+
+
+def _write_generation(lake_root: Path, table: str, value: str) -> str:
+    folder = generations_root(lake_root)
+    private_dirs(folder)
+    tmp = folder / f".{table}.{os.getpid()}.tmp"
+    with open(tmp, "w") as f:
+        f.write(value)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, folder / table)
+    LocalStore._fsync_dir(folder)
+    return value
+
+
+def _table_of(root: Path, path: Path) -> str | None:
+    try:
+        return Path(path).relative_to(root).parts[0]
+    except (ValueError, IndexError):
+        return None
+
+
 def _fsync_file(path: Path) -> None:
     with open(path, "rb") as f:
         os.fsync(f.fileno())
 
 
 class LocalStore:
-    """A lake on a local or mounted filesystem. Files are private unless configured."""
+    """A lake on a local or mounted filesystem. Files are private unless configured.
 
-    def __init__(self, file_mode: int = 0o600, dir_mode: int = 0o700):
-        self.file_mode, self.dir_mode = file_mode, dir_mode
+    Every change to a table's files also moves that table's generation (see `generation`),
+    so readers of derived data (the history index) can tell it still matches the files.
+    """
+
+    def __init__(self, root: Path, file_mode: int = 0o600, dir_mode: int = 0o700):
+        self.root, self.file_mode, self.dir_mode = Path(root), file_mode, dir_mode
 
     def replace(self, src: Path, dst: Path) -> None:
         """Make `src` the file at `dst` in one step: readers see the old file or the new one."""
-        self._makedirs(dst.parent)
-        with open(src, "rb") as f:
-            os.fsync(f.fileno())
-        os.chmod(src, self.file_mode)
-        os.replace(src, dst)
-        self._fsync_dir(dst.parent)
+        self.replace_all([(src, dst)])
 
     def replace_all(self, moves: list[tuple[Path, Path]], after_each=None) -> None:
         """`replace` for many files, their fsyncs in parallel: the disk gets them in batches
         instead of one round trip per file. `after_each(i)` runs after the i-th replace."""
-        with ThreadPoolExecutor(max_workers=8) as pool:
+        with self._changing([dst for _, dst in moves]), ThreadPoolExecutor(max_workers=8) as pool:
             list(pool.map(_fsync_file, [src for src, _ in moves]))
             for i, (src, dst) in enumerate(moves):
                 self._makedirs(dst.parent)
@@ -77,8 +119,21 @@ class LocalStore:
             list(pool.map(self._fsync_dir, sorted({dst.parent for _, dst in moves})))
 
     def remove(self, path: Path) -> None:
-        path.unlink(missing_ok=True)
-        self._fsync_dir(path.parent)
+        with self._changing([path]):
+            path.unlink(missing_ok=True)
+            self._fsync_dir(path.parent)
+
+    @contextmanager
+    def _changing(self, paths):
+        """The tables of `paths` read as changing until the change is on disk; a crash in
+        between leaves them changing, which only makes readers go to the files."""
+        tables = sorted({t for t in (_table_of(self.root, p) for p in paths) if t})
+        new = uuid.uuid4().hex
+        for table in tables:
+            _write_generation(self.root, table, CHANGING + new)
+        yield
+        for table in tables:
+            _write_generation(self.root, table, new)
 
     def remove_tree(self, path: Path) -> None:
         shutil.rmtree(path, ignore_errors=True)
@@ -126,7 +181,7 @@ def check_writable(root: Path) -> None:
 
 
 def store_for(root: Path, file_mode: int = 0o600) -> LocalStore:
-    return LocalStore(file_mode, dir_mode_for(file_mode))
+    return LocalStore(root, file_mode, dir_mode_for(file_mode))
 
 
 def dir_mode_for(file_mode: int) -> int:
@@ -144,23 +199,25 @@ def iter_day_files(root: Path, table: str, first: date | None = None, last: date
     Walks year=/month=/day= folders and prunes whole years and months outside the range, so
     a one-week query over a ten-year lake touches a handful of folders, never a glob of all.
     """
-    base = Path(root) / table
+    # Plain strings and os.stat: a five-year query plans 1,300 files, and pathlib's joins
+    # cost more than the stat calls.
+    base = os.path.join(os.fspath(root), table)
     lo, hi = first or date.min, last or date.max
     for year in _parts(base, "year", lo.year, hi.year):
-        y_path = base / f"year={year:04d}"
+        y_path = f"{base}/year={year:04d}"
         m_lo = lo.month if year == lo.year else 1
         m_hi = hi.month if year == hi.year else 12
         for month in _parts(y_path, "month", m_lo, m_hi):
-            m_path = y_path / f"month={month:02d}"
+            m_path = f"{y_path}/month={month:02d}"
             for d in _parts(m_path, "day", 1, 31):
                 try:
                     day = date(year, month, d)
                 except ValueError:
                     continue
                 if lo <= day <= hi:
-                    path = day_file(root, table, day)
+                    path = f"{m_path}/day={d:02d}/{table}_{year:04d}{month:02d}{d:02d}.parquet"
                     try:
-                        yield day, path, path.stat()
+                        yield day, Path(path), os.stat(path)
                     except FileNotFoundError:
                         continue
 

@@ -15,6 +15,7 @@ import json
 import os
 import threading
 from collections import OrderedDict
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -23,6 +24,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from . import history
 from .config import Config
 from .lake import iter_day_files
 from .query_sql import Builder, QueryError, Request, Sql, symbols_arg, where_arg
@@ -37,6 +39,15 @@ class LakePlan:
     range: TimeRange
     files: tuple[Path, ...]
     version: tuple[tuple[str, int, int], ...]  # (path, mtime_ns, size) per file
+
+
+@dataclass(frozen=True)
+class _Index:
+    """The history index, attached for one query: where the rows are and which lake it matches."""
+
+    relation: str
+    generation: str
+    schema: dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -101,6 +112,7 @@ class ColdStorageQueryEngine:
         self._con.execute("SET parquet_metadata_cache = true")
         self._cache = _ResultCache((config.query_cache_mb if cache_mb is None else cache_mb) * 2**20)
         self._schemas: dict[tuple, dict[str, str]] = {}
+        self._history_lock = threading.Lock()
 
     # -- planning -------------------------------------------------------------------------
     def plan(self, table: str, start=None, end=None, tz: str | None = None) -> LakePlan:
@@ -130,28 +142,32 @@ class ColdStorageQueryEngine:
 
     # -- queries --------------------------------------------------------------------------
     def query(self, table: str, start=None, end=None, symbols=None, columns=None, where=None, tz: str | None = None) -> pa.Table:
-        """Rows of `table` with time in [start, end), as an Arrow table, in time order."""
-        text, sql, plan = self._select(table, start, end, symbols, columns, where, tz)
-        return self._cached(("query", text), sql, plan)
+        """Rows of `table` with time in [start, end), as an Arrow table, in time order.
+        Rows of given symbols come from the history index while it matches the lake."""
+        with self._history(table, symbols) as index:
+            text, sql, version = self._select(table, start, end, symbols, columns, where, tz, index)
+            return self._cached(("query", text), sql, version)
 
     def query_batches(self, table: str, start=None, end=None, symbols=None, columns=None, where=None, tz: str | None = None, batch_rows: int = 122_880) -> pa.RecordBatchReader:
         """The same rows as `query`, streamed: for results larger than memory. Not cached."""
-        text, sql, plan = self._select(table, start, end, symbols, columns, where, tz)
+        text, sql, _ = self._select(table, start, end, symbols, columns, where, tz)
         return self._stream(text, sql.params, batch_rows)
 
     def aggregate(self, table: str, every: str, by=None, metrics=None, start=None, end=None, symbols=None, where=None, tz: str | None = None) -> pa.Table:
         """Rows bucketed by time (`every`: 1min, 1h, 1d, 1w, 1mo...) per `by` (default: the
         symbol). `metrics` default to bars: open=first, high=max, low=min, close=last,
         volume=sum; or {output: function} / {output: (function, column)}."""
-        plan, builder, req = self._prepare(table, start, end, symbols, where, tz)
-        sql = Sql()
-        text = builder.aggregate(self._rows(builder, req, sql, plan.files), sql, every, by, metrics)
-        return self._cached(("aggregate", text), sql, plan)
+        with self._history(table, symbols) as index:
+            version, builder, req, rows, sql = self._source(table, start, end, symbols, where, tz, index)
+            text = builder.aggregate(rows, sql, every, by, metrics)
+            return self._cached(("aggregate", text), sql, version)
 
     def explain(self, table: str, start=None, end=None, symbols=None, columns=None, where=None, tz: str | None = None) -> dict:
-        """Run the query under DuckDB's profiler and report what its Parquet scans did: the
-        files they read and the filters and projections pushed into them."""
-        text, sql, plan = self._select(table, start, end, symbols, columns, where, tz)
+        """Run the query over the day files under DuckDB's profiler and report what its Parquet
+        scans did: the files they read and the filters and projections pushed into them; and
+        whether `query` would read the history index instead."""
+        plan = self.plan(table, start, end, tz)
+        text, sql, _ = self._select(table, start, end, symbols, columns, where, tz)
         cur = self._con.cursor()
         cur.execute("PRAGMA enable_profiling = 'json'")
         profile = json.loads(cur.execute("EXPLAIN ANALYZE " + text, sql.params).fetchall()[0][1])
@@ -167,7 +183,9 @@ class ColdStorageQueryEngine:
                 walk(child)
 
         walk(profile)
-        return {"planned_files": [str(p) for p in plan.files], "scans": scans}
+        with self._history(table, symbols) as index:
+            from_index = index is not None
+        return {"planned_files": [str(p) for p in plan.files], "scans": scans, "history_index": from_index}
 
     def sql(self, text: str, params: dict | list | None = None) -> pa.Table:
         """Arbitrary read-only SQL on the engine's DuckDB (no lake views: use the catalog)."""
@@ -189,11 +207,44 @@ class ColdStorageQueryEngine:
         self.close()
 
     # -- shared with the router -----------------------------------------------------------
-    def _select(self, table, start, end, symbols, columns, where, tz) -> tuple[str, Sql, LakePlan]:
-        """The rows query over the lake: SQL text, its parameters and the files it reads."""
-        plan, builder, req = self._prepare(table, start, end, symbols, where, tz)
+    def _select(self, table, start, end, symbols, columns, where, tz, index: _Index | None = None) -> tuple[str, Sql, tuple]:
+        """The rows query over the lake: SQL text, its parameters and the version of what it
+        reads (the day files, or the history index)."""
+        version, builder, req, rows, sql = self._source(table, start, end, symbols, where, tz, index)
+        return builder.select(rows, columns), sql, version
+
+    def _source(self, table, start, end, symbols, where, tz, index: _Index | None):
+        spec = self.config.table(table)
         sql = Sql()
-        return builder.select(self._rows(builder, req, sql, plan.files), columns), sql, plan
+        if index:
+            builder = Builder(spec, index.schema)
+            req = Request(spec, time_range(start, end, tz), symbols_arg(symbols), where_arg(where))
+            return ("history", index.generation), builder, req, builder.rows(req, sql, index.relation, None), sql
+        plan, builder, req = self._prepare(table, start, end, symbols, where, tz)
+        return plan.version, builder, req, self._rows(builder, req, sql, plan.files), sql
+
+    @contextmanager
+    def _history(self, table: str, symbols):
+        """The history index while it matches the lake and the query names symbols (where it
+        pays: one file instead of one per day), else None. Attached for one query only, so a
+        rotation can always refresh it; queries through it take turns."""
+        if symbols is None or not self.config.history_index:
+            yield None
+            return
+        with self._history_lock:
+            attached = history.attach(self._con, self.config, self.config.table(table).name)
+            if attached is None:
+                yield None
+                return
+            relation, gen = attached
+            try:
+                key = (relation, gen)
+                if key not in self._schemas:
+                    described = self._con.execute(f"DESCRIBE SELECT * EXCLUDE (_day) FROM {relation}").fetchall()
+                    self._schemas[key] = {row[0]: row[1] for row in described}
+                yield _Index(relation, gen, self._schemas[key])
+            finally:
+                history.detach(self._con)
 
     def _prepare(self, table, start, end, symbols, where, tz):
         plan = self.plan(table, start, end, tz)
@@ -211,8 +262,8 @@ class ColdStorageQueryEngine:
             cold = f"(SELECT * FROM read_parquet({sql.bind(str(_newest_in_lake(self.config.lake_root, req.spec.name)[0]))}, hive_partitioning = false) WHERE false)"
         return builder.rows(req, sql, cold, hot)
 
-    def _cached(self, key_sql: tuple, sql: Sql, plan: LakePlan) -> pa.Table:
-        key = (*key_sql, _freeze(sql.params), plan.version)
+    def _cached(self, key_sql: tuple, sql: Sql, version: tuple) -> pa.Table:
+        key = (*key_sql, _freeze(sql.params), version)
         hit = self._cache.get(key)
         if hit is not None:
             return hit

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Callable
 
-from . import catalog, dbt_runner, lake
+from . import catalog, dbt_runner, history, lake
 from .config import Config
 from .errors import HotColdError, RotationDisabled, StepFailed
 from .runlog import append_run
@@ -102,6 +102,7 @@ def run_steps(config: Config, day: date, vars: dict, on_step: Callable[[str, str
         note = catalog.refresh_if_stale(config)
         if note:
             report.notes.append(note)
+    report.notes.extend(history.refresh_quietly(config, vars["tables"]))
     return report
 
 
