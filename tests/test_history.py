@@ -7,7 +7,6 @@ import dataclasses
 import json
 import subprocess
 import sys
-import time
 from datetime import date, datetime, timedelta, timezone
 
 import duckdb
