@@ -1,7 +1,9 @@
 """The four cold queries of the query engine, on the lake and on PostgreSQL with its indexes.
 
 Both sides return the same rows (checked), fetched to the client; each is timed best of
---repeat in one warm process, the engine's result cache off.
+--repeat in one warm process, the engine's result cache off. Each side has its indexes:
+PostgreSQL its primary key and the index on ts, the lake its history index (which the
+one-symbol query reads; the others read the day files).
 """
 
 from __future__ import annotations

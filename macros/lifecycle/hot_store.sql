@@ -9,9 +9,21 @@
 
 {#- Rows that age out, each with its row version: what Delete later checks so that a row
     changed after the export is never deleted. -#}
-{% macro hot_archival_select(spec, cutoff) %}
-  {{ return(hot_dispatch('archival_select')(spec, cutoff)) }}
+{#- `ordered`: in time order, so each day's rows arrive together (the streamed stage). -#}
+{% macro hot_archival_select(spec, cutoff, ordered=false) %}
+  {{ return(hot_dispatch('archival_select')(spec, cutoff, ordered)) }}
 {% endmacro %}
+
+{#- True when the stage streams the aged rows into day files (hotcold.stage_days), false when
+    it copies them to one file that export cuts into days. -#}
+{% macro hot_streams_days() %}
+  {{ return(hot_dispatch('streams_days')()) }}
+{% endmacro %}
+
+{% macro hotcold_streams_days__postgres() %}{{ return(true) }}{% endmacro %}
+
+{#- The embedded store keeps a row version column the lake must not get. -#}
+{% macro hotcold_streams_days__duckdb() %}{{ return(false) }}{% endmacro %}
 
 {#- The columns a lake file of this table holds, with their DuckDB types: what the archival
     select yields (exact text for unbounded NUMERIC and json), without the row version. -#}
@@ -54,7 +66,7 @@
       ~ hotcold_lit(hotcold_settings().hot_schema) ~ " and table_name = " ~ hotcold_lit(spec.name) ~ " order by ordinal_position")) }}
 {% endmacro %}
 
-{% macro hotcold_archival_select__postgres(spec, cutoff) %}
+{% macro hotcold_archival_select__postgres(spec, cutoff, ordered=false) %}
   {%- set select = [] -%}
   {%- for c in hot_table_columns(spec) -%}
     {#- The extension reads unbounded NUMERIC as DOUBLE and json as text: send them as exact
@@ -68,11 +80,12 @@
   {#- No row version: the snapshot noted before this read tells the delete which row
       versions it saw (hotcold_pg_seen). -#}
   {%- set pg_sql = "SELECT " ~ select | join(', ') ~ " FROM "
-        ~ hot_relation_pg(spec) ~ " WHERE " ~ ages_out(spec, cutoff, hotcold_settings().hot_intervals) -%}
+        ~ hot_relation_pg(spec) ~ " WHERE " ~ ages_out(spec, cutoff, hotcold_settings().hot_intervals)
+        ~ (" ORDER BY " ~ hotcold_q(spec.time_column) if ordered else "") -%}
   {{ return("select * from postgres_query('hot', " ~ hotcold_lit(pg_sql) ~ ")") }}
 {% endmacro %}
 
-{% macro hotcold_archival_select__duckdb(spec, cutoff) %}
+{% macro hotcold_archival_select__duckdb(spec, cutoff, ordered=false) %}
   {%- set s = hotcold_settings() -%}
   {%- do hot_table_columns(spec) -%}
   {{ return("select t.*, hash(t) as _hc_version from hot." ~ hotcold_q(s.hot_schema) ~ "." ~ hotcold_q(spec.name)

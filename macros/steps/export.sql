@@ -1,22 +1,30 @@
 {#- Step 2-3 (Export + Verify): for each day touched, write the merged day (staged rows win
     over the lake's rows with the same key) to a staging folder, then read every staged file
     back and compare count and an order-independent checksum of the values, per day, with
-    what was meant to be written. A mismatch stops the run before anything is published. -#}
+    what was meant to be written. A mismatch stops the run before anything is published.
+    A streamed stage (hotcold.stage_days) has already linked the days the lake does not hold
+    into the staging folder; only the days that merge with a lake file are written here. -#}
 {% macro hotcold_step_export() %}
   {%- set run = hotcold_current_run() -%}
   {%- set s = hotcold_settings() -%}
   {%- for spec in hotcold_run_tables(run) -%}
     {%- set started = hotcold_now() -%}
     {%- set stage = '_hotcold.' ~ hotcold_q('stage__' ~ spec.name) -%}
+    {%- do hotcold_check_keys(spec, stage) -%}
     {%- set new_rows = hotcold_scalar("select count(*) from " ~ stage) -%}
     {%- if new_rows > 0 -%}
       {%- set cols = hotcold_lake_columns(stage) -%}
+      {%- set streamed = hotcold_scalar("select count(*) from _hotcold.stage_writes where mode = 'days' and run_id = "
+          ~ hotcold_lit(invocation_id) ~ " and table_name = " ~ hotcold_lit(spec.name)) > 0 -%}
       {%- set merged = hotcold_merged_days(spec, stage, cols) -%}
+      {%- set to_write = hotcold_merged_days(spec, stage, cols, lake_days_only=true) if streamed else merged -%}
       {#- One new folder level only: DuckDB creates the target folder, not its parents. -#}
       {%- set staging = s.staging_root ~ '/' ~ invocation_id ~ '__' ~ spec.name -%}
       {%- do hotcold_fail_point('export.before_copy') -%}
-      {%- do run_query("copy (" ~ merged ~ ") to " ~ hotcold_lit(staging)
-          ~ " (format parquet, compression " ~ s.lake_compression ~ ", partition_by (year, month, day), overwrite_or_ignore)") -%}
+      {%- if to_write -%}
+        {%- do run_query("copy (" ~ to_write ~ ") to " ~ hotcold_lit(staging)
+            ~ " (format parquet, compression " ~ s.lake_compression ~ ", partition_by (year, month, day), overwrite_or_ignore)") -%}
+      {%- endif -%}
       {%- do hotcold_fail_point('export.after_copy') -%}
       {%- set copied = hotcold_now() -%}
       {%- do hotcold_verify_staged(spec, stage, cols, merged, staging) -%}
@@ -42,8 +50,9 @@
   {{ return(out) }}
 {% endmacro %}
 
-{#- The day files the lake already holds for the staged days, read back and merged. -#}
-{% macro hotcold_merged_days(spec, stage, cols) %}
+{#- The staged days merged with the day files the lake already holds for them; with
+    lake_days_only, only the days the lake holds a file for (none: an empty string). -#}
+{% macro hotcold_merged_days(spec, stage, cols, lake_days_only=false) %}
   {%- set files = hotcold_rows("select g.file from glob(" ~ hotcold_lit(lake_glob(spec)) ~ ") g semi join (select distinct year, month, day from " ~ stage
       ~ ") d on g.file like '%/year=' || d.year || '/month=' || d.month || '/day=' || d.day || '/%' order by 1") | map(attribute='file') | list -%}
   {#- A day the lake's record holds but whose file is gone would be re-written with the new
@@ -56,8 +65,12 @@
         ~ ") is recorded but missing; restore it from a backup (hotcold verify lists every problem); nothing was published or deleted") }}
   {%- endif -%}
   {%- set fresh = "select " ~ cols | join(', ') ~ ", year, month, day from " ~ stage -%}
-  {%- if not files -%}{{ return(fresh) }}{%- endif -%}
+  {%- if not files -%}{{ return("" if lake_days_only else fresh) }}{%- endif -%}
   {%- set lits = [] -%}{%- for f in files -%}{%- do lits.append(hotcold_lit(f)) -%}{%- endfor -%}
+  {%- if lake_days_only -%}
+    {%- set fresh = fresh ~ " s semi join (select p.year, p.month, p.day from (select regexp_extract(f, '/year=([0-9]+)/month=([0-9]+)/day=([0-9]+)/', ['year', 'month', 'day']) as p"
+        ~ " from (select unnest([" ~ lits | join(', ') ~ "]) as f))) d using (year, month, day)" -%}
+  {%- endif -%}
   {%- set kept = "select " ~ cols | join(', ') ~ ", year, month, day from read_parquet([" ~ lits | join(', ')
       ~ "], hive_partitioning = true, hive_types = {'year': VARCHAR, 'month': VARCHAR, 'day': VARCHAR}) l"
       ~ " where not exists (select 1 from " ~ stage ~ " s where " ~ hotcold_key_match(spec.key, 's', 'l') ~ ")" -%}

@@ -1,7 +1,9 @@
-{#- Step 1-2a (Plan + read): copy the rows this run moves into the state database, with their
+{#- Step 1-2a (Plan + read): copy the rows this run moves beside the state database, with their
     row versions and zero-padded partition values; everything after works from this copy.
     A rotation reads the rows that age out of the hot store (one read per table); a backfill
-    (var('backfill'): the files to load) reads its files instead. -#}
+    (var('backfill'): the files to load) reads its files instead. From PostgreSQL the rows are
+    streamed into day files by the next model (hotcold_stage_write, hotcold.stage_days): this
+    step notes the ordered select it is to run. -#}
 {% macro hotcold_step_stage() %}
   {%- do hotcold_state_tables() -%}
   {%- set s = hotcold_settings() -%}
@@ -32,14 +34,21 @@
       {%- set snapshot = hot_snapshot() -%}
       {%- do run_query("insert into _hotcold.stage_snapshots values (" ~ hotcold_lit(invocation_id) ~ ", " ~ hotcold_lit(spec.name) ~ ", "
           ~ (hotcold_lit(snapshot) if snapshot else "null") ~ ")") -%}
-      {%- do hotcold_stage_rows(spec, stage, "(" ~ hot_archival_select(spec, cutoff) ~ ")") -%}
     {%- endif -%}
-    {%- do hotcold_check_keys(spec, stage) -%}
-    {%- set counts = hotcold_rows("select count(*) as n, count(distinct (year, month, day)) as d from " ~ stage)[0] -%}
-    {%- do hotcold_log_step('stage', spec.name, started, counts.n, counts.d, 0, note) -%}
+    {%- if not backfill and hot_streams_days() -%}
+      {%- do hotcold_drop_stage(spec, stage) -%}
+      {%- do run_query("insert into _hotcold.stage_writes values (" ~ hotcold_lit(invocation_id) ~ ", " ~ hotcold_lit(spec.name) ~ ", "
+          ~ hotcold_lit(hot_archival_select(spec, cutoff, ordered=true)) ~ ", " ~ hotcold_lit(spec.time_column) ~ ", "
+          ~ hotcold_lit(note or '') ~ ", " ~ hotcold_lit(started) ~ "::timestamptz, null, null)") -%}
+    {%- else -%}
+      {%- if not backfill -%}
+        {%- do hotcold_stage_rows(spec, stage, "(" ~ hot_archival_select(spec, cutoff) ~ ")") -%}
+      {%- endif -%}
+      {%- set counts = hotcold_rows("select count(*) as n, count(distinct (year, month, day)) as d from " ~ stage)[0] -%}
+      {%- do hotcold_log_step('stage', spec.name, started, counts.n, counts.d, 0, note) -%}
+    {%- endif -%}
     {%- do adapter.commit() -%}
   {%- endfor -%}
-  {%- do hotcold_fail_point('stage.after') -%}
 {% endmacro %}
 
 {#- The stage: the rows with their version (_hc_version, where the store has one), written
@@ -50,14 +59,18 @@
 {% macro hotcold_stage_rows(spec, stage, rows) %}
   {%- set ts = hotcold_q(spec.time_column) -%}
   {%- set path = hotcold_settings().stage_root ~ '/' ~ invocation_id ~ '__' ~ spec.name ~ '.parquet' -%}
-  {#- A run that died left its view; earlier versions kept the stage as a table. -#}
+  {%- do hotcold_drop_stage(spec, stage) -%}
+  {%- do run_query("copy (select * from " ~ rows ~ " src) to " ~ hotcold_lit(path) ~ " (format parquet, compression snappy)") -%}
+  {%- do run_query("create view " ~ stage ~ " as select *, strftime(" ~ ts ~ ", '%Y') as year, strftime(" ~ ts ~ ", '%m') as month, strftime(" ~ ts ~ ", '%d') as day"
+      ~ " from read_parquet(" ~ hotcold_lit(path) ~ ")") -%}
+{% endmacro %}
+
+{#- A run that died left its view; earlier versions kept the stage as a table. -#}
+{% macro hotcold_drop_stage(spec, stage) %}
   {%- for r in hotcold_rows("select 'view' as kind from duckdb_views() where schema_name = '_hotcold' and view_name = " ~ hotcold_lit('stage__' ~ spec.name)
       ~ " union all select 'table' from duckdb_tables() where schema_name = '_hotcold' and table_name = " ~ hotcold_lit('stage__' ~ spec.name)) -%}
     {%- do run_query("drop " ~ r.kind ~ " " ~ stage) -%}
   {%- endfor -%}
-  {%- do run_query("copy (select * from " ~ rows ~ " src) to " ~ hotcold_lit(path) ~ " (format parquet, compression snappy)") -%}
-  {%- do run_query("create view " ~ stage ~ " as select *, strftime(" ~ ts ~ ", '%Y') as year, strftime(" ~ ts ~ ", '%m') as month, strftime(" ~ ts ~ ", '%d') as day"
-      ~ " from read_parquet(" ~ hotcold_lit(path) ~ ")") -%}
 {% endmacro %}
 
 {#- The lake de-duplicates on the key, so a NULL or repeated key would silently merge rows:

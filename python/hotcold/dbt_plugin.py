@@ -38,6 +38,8 @@ class Plugin(BasePlugin):
 
     def configure_connection(self, conn) -> None:
         conn.execute("SET TimeZone = 'UTC'")
+        # DuckDB draws its progress bar on stdout, where `rotate --json` writes its report.
+        conn.execute("SET enable_progress_bar = false")
         faults.register(conn)
         attach_hot(conn, self.config)
         write_settings(conn, self.config)

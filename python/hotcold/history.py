@@ -187,11 +187,11 @@ def detach(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(f"DETACH DATABASE IF EXISTS {ALIAS}")
 
 
-def refresh_quietly(config: Config, tables: list[str]) -> list[str]:
-    """`refresh` after a rotation: the rotation has already succeeded, so a failure here is a
-    note (queries read the day files meanwhile), never an error."""
+def refresh_quietly(config: Config, tables: list[str]) -> tuple[list[Refreshed], list[str]]:
+    """`refresh` after a rotation, and notes for people: the rotation has already succeeded,
+    so a failure here is a note (queries read the day files meanwhile), never an error."""
     try:
         done = refresh(config, tables)
     except (duckdb.Error, OSError, HotColdError) as exc:
-        return [f"history index not refreshed ({str(exc).splitlines()[0]}); queries read the day files until `hotcold index --rebuild`"]
-    return [f"history index for {r.table}: {r.skipped}" for r in done if r.skipped]
+        return [], [f"history index not refreshed ({str(exc).splitlines()[0]}); queries read the day files until `hotcold index --rebuild`"]
+    return done, [f"history index for {r.table}: {r.skipped}" for r in done if r.skipped]

@@ -33,7 +33,7 @@ def publish_run(session):
     lake_root = Path(lake_root)
     started = datetime.now(timezone.utc)
     days = session.execute(
-        """select table_name, year, month, day, rows, checksum, staged_files, bytes
+        """select table_name, year, month, day, rows, checksum, staged_files
              from _hotcold.export_days where run_id = ? and published_at is null
             order by table_name, year, month, day""",
         [run_id],
@@ -41,7 +41,7 @@ def publish_run(session):
     store = store_for(lake_root, mode)
     staging_root = Path(staging)
     moves, published = [], []
-    for table, y, m, d, rows, checksum, files, nbytes in days:
+    for table, y, m, d, rows, checksum, files in days:
         day = date(int(y), int(m), int(d))
         staged = sorted((staging_root / f"{run_id}__{table}" / f"year={y}" / f"month={m}" / f"day={d}").glob("*.parquet"))
         if len(staged) != files or not staged:

@@ -220,9 +220,8 @@ class Builder:
         elif isinstance(by, str):
             by = [b.strip() for b in by.split(",") if b.strip()]
         group = [self.column(b) for b in by]
-        outs = []
-        for name, func, col in metrics_arg(metrics, self.schema):
-            outs.append(AGGS[func].format(col=self.column(col), time=t) + f" AS {q(name)}")
+        wanted = metrics_arg(metrics, self.schema)
+        outs = [AGGS[func].format(col=self.column(col), time=t) + f" AS {q(name)}" for name, func, col in wanted]
         width = f"CAST({sql.bind(every_arg(every))} AS INTERVAL)"
         keys = [*group, t]
         if self.schema[self.spec.time_column] == "TIMESTAMP WITH TIME ZONE":
@@ -232,7 +231,7 @@ class Builder:
             # once per bucket.
             bucket = f"time_bucket({width}, make_timestamp(epoch_us({t}))) AS {t}"
             inner = f"SELECT {', '.join([*group, bucket, *outs])} FROM ({rows}) r GROUP BY ALL"
-            outer = [*group, f"CAST({t} AS TIMESTAMP WITH TIME ZONE) AS {t}", *(q(name) for name, _, _ in metrics_arg(metrics, self.schema))]
+            outer = [*group, f"CAST({t} AS TIMESTAMP WITH TIME ZONE) AS {t}", *(q(name) for name, _, _ in wanted)]
             return f"SELECT {', '.join(outer)} FROM ({inner}) b ORDER BY {', '.join(keys)}"
         bucket = f"time_bucket({width}, {t}) AS {t}"
         return f"SELECT {', '.join([*group, bucket, *outs])} FROM ({rows}) r GROUP BY ALL ORDER BY {', '.join(keys)}"

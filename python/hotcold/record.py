@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from .faults import fail_point
@@ -17,10 +18,15 @@ def record_run(session):
         "select view_name from duckdb_views() where schema_name = '_hotcold' and view_name like 'stage\\_\\_%' escape '\\'"
     ).fetchall():
         session.execute(f'drop view if exists _hotcold."{view}"')
-    # We hold the rotation lock: every stage file is this run's or a dead run's.
+    # We hold the rotation lock: every stage file or folder is this run's or a dead run's.
+    # A published day may share its file with a streamed stage (a hard link): removing the
+    # stage's name leaves the lake's.
     stage = Path(session.execute("select stage_root from _hotcold.settings").fetchone()[0])
-    for f in stage.glob("*.parquet"):
-        f.unlink()
+    for entry in stage.iterdir():
+        if entry.is_dir():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
     log_file = Path(session.execute("select log_file from _hotcold.settings").fetchone()[0])
     append_run(session, run_id, log_file)
     fail_point("record.after")

@@ -1,6 +1,6 @@
 """Rotation: the seven steps, run as one dbt build, reported back to people and scripts.
 
-    plan -> export -> verify -> publish -> delete -> vacuum -> record
+    plan -> stage -> export -> verify -> publish -> delete -> reconcile -> vacuum -> record
 
 Each step is a dbt model (models/rotation); dbt runs them in order and skips everything
 after a failure, so no delete runs unless export, verify and publish succeeded.
@@ -18,7 +18,7 @@ from .errors import HotColdError, RotationDisabled, StepFailed
 from .runlog import append_run
 from .state import open_state, rows
 
-STEPS = ("hotcold_stage", "hotcold_export", "hotcold_publish", "hotcold_delete", "hotcold_reconcile", "hotcold_vacuum", "hotcold_record")
+STEPS = ("hotcold_stage", "hotcold_stage_write", "hotcold_export", "hotcold_publish", "hotcold_delete", "hotcold_reconcile", "hotcold_vacuum", "hotcold_record")
 
 
 @dataclass
@@ -29,6 +29,7 @@ class RotationReport:
     cutoff: datetime | None
     tables: dict[str, dict] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    history_index: list[dict] = field(default_factory=list)  # what catching the index up did, per table
 
     def to_dict(self) -> dict:
         return {
@@ -38,6 +39,7 @@ class RotationReport:
             "cutoff": self.cutoff.isoformat() if self.cutoff else None,
             "tables": self.tables,
             "notes": self.notes,
+            "history_index": self.history_index,
         }
 
 
@@ -102,7 +104,9 @@ def run_steps(config: Config, day: date, vars: dict, on_step: Callable[[str, str
         note = catalog.refresh_if_stale(config)
         if note:
             report.notes.append(note)
-    report.notes.extend(history.refresh_quietly(config, vars["tables"]))
+    refreshed, notes = history.refresh_quietly(config, vars["tables"])
+    report.history_index = [r.to_dict() for r in refreshed]
+    report.notes.extend(notes)
     return report
 
 

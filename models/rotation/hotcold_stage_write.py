@@ -1,0 +1,9 @@
+"""Step 1b (Stage, PostgreSQL): stream the aged rows into one Parquet file per day."""
+
+
+def model(dbt, session):
+    dbt.config(materialized="table")
+    dbt.ref("hotcold_stage")
+    from hotcold.stage_days import stage_run
+
+    return stage_run(session)

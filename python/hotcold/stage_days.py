@@ -1,0 +1,194 @@
+"""Step 1b (Stage, PostgreSQL): stream the aged rows into one Parquet file per day, in one pass.
+
+PostgreSQL sends the aged rows ordered by time, so each day's rows arrive together: they are
+cut into day files as they stream (DuckDB reads PostgreSQL on one thread, pyarrow encodes on
+another), and nothing is read twice. These files are the run's stage. A day the lake does not
+hold yet needs no merge, so its stage file is also its export: it is hard-linked into the
+staging folder, and export copies only the days that merge with an existing lake file. Verify
+then reads every staged file back as before.
+
+Columns of a type pyarrow cannot write as DuckDB would read it back, or a time column that is
+not a timestamp or date, send the table to one stage file written by DuckDB (the general path
+that the embedded hot store and backfills take), cut into days by export.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import shutil
+import threading
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from .errors import StepFailed
+from .faults import fail_point
+from .lake import day_file, lit
+from .publish import current_run_id
+
+BATCH_ROWS = 122_880
+QUEUE_BATCHES = 4  # batches in flight between the reading and the writing thread: memory stays flat
+CODECS = {"uncompressed": "none", "lz4_raw": "lz4"}
+
+
+def stage_run(session):
+    run_id = current_run_id(session)
+    lake_root, staging_root, stage_root, codec = session.execute(
+        "select lake_root, staging_root, stage_root, lake_compression from _hotcold.settings").fetchone()
+    pending = session.execute(
+        "select table_name, rows_sql, time_column, note, started_at from _hotcold.stage_writes where run_id = ? order by table_name", [run_id]).fetchall()
+    for table, rows_sql, time_column, note, started in pending:
+        folder = Path(stage_root) / f"{run_id}__{table}"
+        shutil.rmtree(folder, ignore_errors=True)
+        view = f'_hotcold."stage__{table}"'
+        types = {r[0]: r[1] for r in session.execute(f"describe select * from ({rows_sql}) src").fetchall()}
+        if _streamable(types, time_column):
+            reader = session.execute(f"select * from ({rows_sql}) src").to_arrow_reader(BATCH_ROWS)
+            written = _write_days(reader, time_column, folder, table, codec)
+            _create_view(session, view, folder, written, rows_sql, time_column)
+            _check_read_back(session, view, written)
+            linked = _link_new_days(written, Path(lake_root), Path(staging_root) / f"{run_id}__{table}", table)
+            mode = "days"
+        else:
+            _stage_one_file(session, view, folder, rows_sql, time_column)
+            mode, linked = "file", 0
+        rows, days = session.execute(f"select count(*), count(distinct (year, month, day)) from {view}").fetchone()
+        session.execute("update _hotcold.stage_writes set mode = ?, linked_days = ? where run_id = ? and table_name = ?", [mode, linked, run_id, table])
+        session.execute("insert into _hotcold.step_log values (?, 'stage', ?, ?, ?, 0, ?, ?, ?)",
+                        [run_id, table, rows, days, started, datetime.now(timezone.utc), note or ""])
+    fail_point("stage.after")
+    return session.sql(f"select * from _hotcold.step_log where run_id = '{run_id}' and step = 'stage'")
+
+
+# DuckDB types that travel through Arrow and pyarrow's writer and read back as themselves.
+PLAIN = re.compile(r"^(VARCHAR|BOOLEAN|TINYINT|SMALLINT|INTEGER|BIGINT|FLOAT|DOUBLE|DECIMAL\(\d+,\s*\d+\)|DATE|TIMESTAMP|TIMESTAMP WITH TIME ZONE|BLOB)$")
+TIMES = ("DATE", "TIMESTAMP", "TIMESTAMP WITH TIME ZONE")
+
+
+def _streamable(types: dict[str, str], time_column: str) -> bool:
+    return types.get(time_column) in TIMES and all(PLAIN.match(t) for t in types.values())
+
+
+def _write_days(reader: pa.RecordBatchReader, time_column: str, folder: Path, table: str, codec: str) -> dict[date, list]:
+    """Cut the ordered stream into day files: {day: [(path, rows), ...]} (more than one file
+    for a day only if its rows did not arrive together)."""
+    batches: queue.Queue = queue.Queue(QUEUE_BATCHES)
+    failure: list[BaseException] = []
+
+    def read():
+        try:
+            for batch in reader:
+                batches.put(batch)
+        except BaseException as exc:  # handed to the writing thread, raised there
+            failure.append(exc)
+        finally:
+            batches.put(None)
+
+    reading = threading.Thread(target=read, name="hotcold-stage-read", daemon=True)
+    reading.start()
+    written: dict[date, list] = {}
+    writer, current = None, None
+    try:
+        while (batch := batches.get()) is not None:
+            for day, part in _split_by_day(batch, time_column):
+                if day != current:
+                    if writer:
+                        writer.close()
+                    parts = written.setdefault(day, [])
+                    path = folder / f"year={day.year:04d}" / f"month={day.month:02d}" / f"day={day.day:02d}" / f"{table}_{day:%Y%m%d}_{len(parts)}.parquet"
+                    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+                    writer = pq.ParquetWriter(path, batch.schema, compression=CODECS.get(codec, codec))
+                    parts.append([path, 0])
+                    current = day
+                writer.write_batch(part)
+                written[day][-1][1] += part.num_rows
+    finally:
+        if writer:
+            writer.close()
+        while reading.is_alive():  # unblock the reader if we stopped early
+            try:
+                batches.get(timeout=0.1)
+            except queue.Empty:
+                pass
+        reading.join()
+    if failure:
+        raise failure[0]
+    return written
+
+
+def _split_by_day(batch: pa.RecordBatch, time_column: str):
+    """(day, slice) runs of consecutive rows of the same UTC day."""
+    days = _epoch_days(batch.column(time_column))
+    first, last = days[0].as_py(), days[len(days) - 1].as_py()
+    if first == last:
+        yield _date(first), batch
+        return
+    edges = pc.indices_nonzero(pc.not_equal(days.slice(1), days.slice(0, len(days) - 1))).to_pylist()
+    starts = [0, *(i + 1 for i in edges)]
+    for start, end in zip(starts, [*starts[1:], len(days)]):
+        yield _date(days[start].as_py()), batch.slice(start, end - start)
+
+
+def _epoch_days(times: pa.Array) -> pa.Array:
+    """Days since 1970-01-01 of each value, in UTC. From the stored integer, not a cast to
+    date32: Arrow would take the day in the column's time zone annotation."""
+    if pa.types.is_date32(times.type):
+        return times.cast(pa.int32())
+    per_day = 86_400 * {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}[times.type.unit]
+    return pc.floor(pc.divide(times.cast(pa.int64()).cast(pa.float64()), float(per_day))).cast(pa.int32())
+
+
+def _date(days_since_epoch: int) -> date:
+    return date.fromordinal(date(1970, 1, 1).toordinal() + days_since_epoch)
+
+
+def _create_view(session, view: str, folder: Path, written: dict, rows_sql: str, time_column: str) -> None:
+    if written:
+        session.execute(f"create or replace view {view} as select * from read_parquet({lit(str(folder) + '/*/*/*/*.parquet')},"
+                        " hive_partitioning = true, hive_types = {'year': VARCHAR, 'month': VARCHAR, 'day': VARCHAR})")
+    else:
+        # Nothing aged: an empty stage with the table's columns.
+        session.execute(f"create or replace view {view} as {_with_days(rows_sql, time_column)} where false")
+
+
+def _with_days(rows_sql: str, time_column: str) -> str:
+    """The rows with their zero-padded UTC year, month and day (the stage macro's view)."""
+    t = '"' + time_column.replace('"', '""') + '"'
+    return (f"select *, strftime({t}, '%Y') as year, strftime({t}, '%m') as month, strftime({t}, '%d') as day"
+            f" from ({rows_sql}) src")
+
+
+def _check_read_back(session, view: str, written: dict) -> None:
+    """Every day file reads back with the rows that were written to it."""
+    got = {date(int(y), int(m), int(d)): n for y, m, d, n in session.execute(f"select year, month, day, count(*) from {view} group by all").fetchall()}
+    want = {day: sum(n for _, n in parts) for day, parts in written.items()}
+    if got != want:
+        bad = next(d for d in sorted(set(got) | set(want)) if got.get(d) != want.get(d))
+        raise StepFailed(f"stage file for {bad} reads back {got.get(bad, 0)} rows, {want.get(bad, 0)} were written", "re-run the rotation; nothing was published or deleted")
+
+
+def _link_new_days(written: dict, lake_root: Path, staging: Path, table: str) -> int:
+    """A day the lake has no file for is exported as it was staged: link its file into the
+    staging folder, where export would have written the same rows."""
+    linked = 0
+    for day, parts in written.items():
+        if day_file(lake_root, table, day).exists():
+            continue
+        for path, _ in parts:
+            target = staging / path.relative_to(path.parents[3])
+            target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            os.link(path, target)
+        linked += 1
+    return linked
+
+
+def _stage_one_file(session, view: str, folder: Path, rows_sql: str, time_column: str) -> None:
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = folder / "stage.parquet"
+    session.execute(f"copy (select * from ({rows_sql}) src) to {lit(path)} (format parquet, compression snappy)")
+    session.execute(f"create or replace view {view} as {_with_days(f'select * from read_parquet({lit(path)})', time_column)}")
