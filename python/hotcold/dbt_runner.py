@@ -112,6 +112,10 @@ def _clean(message: str) -> str:
     refused = re.search(r'Failed to execute query ".*?":\s*(ERROR:.*)', message, re.S)
     if refused:
         return "PostgreSQL: " + " ".join(refused.group(1).split())
+    # A Python model's failure arrives as its traceback: its last line says what went wrong.
+    raised = re.findall(r"^\s*(?:[\w.]+\.)?\w+(?:Error|Exception|Failed|Interrupt): (.+)$", message, re.M)
+    if "Traceback (most recent call last)" in message and raised:
+        return raised[-1].strip()
     lines = [ln.strip() for ln in message.splitlines() if ln.strip()]
     useful = [ln for ln in lines if not ln.startswith(">") and not re.match(r"^(Encountered an error|(Compilation|Runtime|Database) Error)", ln)]
     return (useful or lines or [message])[0]

@@ -49,7 +49,10 @@ def stage_run(session):
         types = {r[0]: r[1] for r in session.execute(f"describe select * from ({rows_sql}) src").fetchall()}
         if _streamable(types, time_column):
             reader = session.execute(f"select * from ({rows_sql}) src").to_arrow_reader(BATCH_ROWS)
-            written = _write_days(reader, time_column, folder, table, codec)
+            try:
+                written = _write_days(reader, time_column, folder, table, codec)
+            except OSError as exc:  # pyarrow's IO errors are OSErrors: a full disk, a lost folder
+                raise StepFailed(f"could not write the stage of {table} to {folder}: {exc}", "free space or fix the folder, then re-run; nothing was published or deleted") from None
             _create_view(session, view, folder, written, rows_sql, time_column)
             _check_read_back(session, view, written)
             linked = _link_new_days(written, Path(lake_root), Path(staging_root) / f"{run_id}__{table}", table)
