@@ -9,7 +9,9 @@
 
 {#- Rows that age out, each with its row version: what Delete later checks so that a row
     changed after the export is never deleted. -#}
-{#- `ordered`: in time order, so each day's rows arrive together (the streamed stage). -#}
+{#- `ordered`: in time order, so each day's rows arrive together (the streamed stage); from
+    PostgreSQL with one more row, all NULL but `_hc_snapshot`: the snapshot this very
+    statement reads with, which tells the delete exactly which row versions were staged. -#}
 {% macro hot_archival_select(spec, cutoff, ordered=false) %}
   {{ return(hot_dispatch('archival_select')(spec, cutoff, ordered)) }}
 {% endmacro %}
@@ -77,11 +79,21 @@
       {%- do select.append(hotcold_q(c.name)) -%}
     {%- endif -%}
   {%- endfor -%}
-  {#- No row version: the snapshot noted before this read tells the delete which row
-      versions it saw (hotcold_pg_seen). -#}
-  {%- set pg_sql = "SELECT " ~ select | join(', ') ~ " FROM "
-        ~ hot_relation_pg(spec) ~ " WHERE " ~ ages_out(spec, cutoff, hotcold_settings().hot_intervals)
-        ~ (" ORDER BY " ~ hotcold_q(spec.time_column) if ordered else "") -%}
+  {#- No row version: the snapshot this read used (noted before it, or sent with it when
+      ordered) tells the delete which row versions it saw (hotcold_pg_seen). -#}
+  {%- set aged = " FROM " ~ hot_relation_pg(spec) ~ " WHERE " ~ ages_out(spec, cutoff, hotcold_settings().hot_intervals) -%}
+  {%- if ordered -%}
+    {#- A UNION takes its column names from its first branch, and keeps a type's modifier
+        (numeric(18,6)) only where every branch has it. -#}
+    {%- set nulls = [] -%}
+    {%- for c in hot_table_columns(spec) -%}
+      {%- do nulls.append("NULL::" ~ ('text' if c.type in ('numeric', 'json', 'jsonb') else c.type) ~ " AS " ~ hotcold_q(c.name)) -%}
+    {%- endfor -%}
+    {%- set pg_sql = "(SELECT " ~ nulls | join(', ') ~ ", pg_current_snapshot()::text AS _hc_snapshot) UNION ALL (SELECT "
+        ~ select | join(', ') ~ ", NULL::text" ~ aged ~ " ORDER BY " ~ hotcold_q(spec.time_column) ~ ")" -%}
+  {%- else -%}
+    {%- set pg_sql = "SELECT " ~ select | join(', ') ~ aged -%}
+  {%- endif -%}
   {{ return("select * from postgres_query('hot', " ~ hotcold_lit(pg_sql) ~ ")") }}
 {% endmacro %}
 

@@ -31,6 +31,7 @@ from .faults import fail_point
 from .lake import day_file, lit
 from .publish import current_run_id
 
+SNAPSHOT = "_hc_snapshot"  # the extra row and column of the ordered select (hot_archival_select)
 BATCH_ROWS = 122_880
 QUEUE_BATCHES = 4  # batches in flight between the reading and the writing thread: memory stays flat
 CODECS = {"uncompressed": "none", "lz4_raw": "lz4"}
@@ -50,9 +51,13 @@ def stage_run(session):
         if _streamable(types, time_column):
             reader = session.execute(f"select * from ({rows_sql}) src").to_arrow_reader(BATCH_ROWS)
             try:
-                written = _write_days(reader, time_column, folder, table, codec)
+                written, snapshot = _write_days(reader, time_column, folder, table, codec)
             except OSError as exc:  # pyarrow's IO errors are OSErrors: a full disk, a lost folder
                 raise StepFailed(f"could not write the stage of {table} to {folder}: {exc}", "free space or fix the folder, then re-run; nothing was published or deleted") from None
+            if snapshot:
+                # The read's own snapshot, not the one noted just before it: a row written in
+                # between is staged and, by this snapshot, deleted with the others.
+                session.execute("update _hotcold.stage_snapshots set snapshot = ? where run_id = ? and table_name = ?", [snapshot, run_id, table])
             _create_view(session, view, folder, written, rows_sql, time_column)
             _check_read_back(session, view, written)
             linked = _link_new_days(written, Path(lake_root), Path(staging_root) / f"{run_id}__{table}", table)
@@ -77,9 +82,10 @@ def _streamable(types: dict[str, str], time_column: str) -> bool:
     return types.get(time_column) in TIMES and all(PLAIN.match(t) for t in types.values())
 
 
-def _write_days(reader: pa.RecordBatchReader, time_column: str, folder: Path, table: str, codec: str) -> dict[date, list]:
+def _write_days(reader: pa.RecordBatchReader, time_column: str, folder: Path, table: str, codec: str) -> tuple[dict[date, list], str | None]:
     """Cut the ordered stream into day files: {day: [(path, rows), ...]} (more than one file
-    for a day only if its rows did not arrive together)."""
+    for a day only if its rows did not arrive together), and the snapshot the statement sent
+    along (its `_hc_snapshot` row), if it did."""
     batches: queue.Queue = queue.Queue(QUEUE_BATCHES)
     failure: list[BaseException] = []
 
@@ -95,9 +101,14 @@ def _write_days(reader: pa.RecordBatchReader, time_column: str, folder: Path, ta
     reading = threading.Thread(target=read, name="hotcold-stage-read", daemon=True)
     reading.start()
     written: dict[date, list] = {}
-    writer, current = None, None
+    writer, current, snapshot = None, None, None
     try:
         while (batch := batches.get()) is not None:
+            if SNAPSHOT in batch.schema.names:
+                snapshot = _snapshot(batch) or snapshot
+                batch = batch.filter(pc.is_null(batch.column(SNAPSHOT))).drop_columns([SNAPSHOT])
+                if batch.num_rows == 0:
+                    continue
             for day, part in _split_by_day(batch, time_column):
                 if day != current:
                     if writer:
@@ -121,7 +132,14 @@ def _write_days(reader: pa.RecordBatchReader, time_column: str, folder: Path, ta
         reading.join()
     if failure:
         raise failure[0]
-    return written
+    return written, snapshot
+
+
+def _snapshot(batch: pa.RecordBatch) -> str | None:
+    column = batch.column(SNAPSHOT)
+    if column.null_count == len(column):
+        return None
+    return pc.drop_null(column)[0].as_py()
 
 
 def _split_by_day(batch: pa.RecordBatch, time_column: str):
@@ -156,7 +174,7 @@ def _create_view(session, view: str, folder: Path, written: dict, rows_sql: str,
                         " hive_partitioning = true, hive_types = {'year': VARCHAR, 'month': VARCHAR, 'day': VARCHAR})")
     else:
         # Nothing aged: an empty stage with the table's columns.
-        session.execute(f"create or replace view {view} as {_with_days(rows_sql, time_column)} where false")
+        session.execute(f"create or replace view {view} as {_with_days(_rows_only(rows_sql), time_column)} where false")
 
 
 def _with_days(rows_sql: str, time_column: str) -> str:
@@ -164,6 +182,12 @@ def _with_days(rows_sql: str, time_column: str) -> str:
     t = '"' + time_column.replace('"', '""') + '"'
     return (f"select *, strftime({t}, '%Y') as year, strftime({t}, '%m') as month, strftime({t}, '%d') as day"
             f" from ({rows_sql}) src")
+
+
+def _rows_only(rows_sql: str) -> str:
+    """The rows without the snapshot row and column (this path keeps the snapshot noted before
+    the read: a row written in between stays hot until the next run)."""
+    return f"select * exclude ({SNAPSHOT}) from ({rows_sql}) src where {SNAPSHOT} is null"
 
 
 def _check_read_back(session, view: str, written: dict) -> None:
@@ -193,5 +217,5 @@ def _link_new_days(written: dict, lake_root: Path, staging: Path, table: str) ->
 def _stage_one_file(session, view: str, folder: Path, rows_sql: str, time_column: str) -> None:
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     path = folder / "stage.parquet"
-    session.execute(f"copy (select * from ({rows_sql}) src) to {lit(path)} (format parquet, compression snappy)")
+    session.execute(f"copy ({_rows_only(rows_sql)}) to {lit(path)} (format parquet, compression snappy)")
     session.execute(f"create or replace view {view} as {_with_days(f'select * from read_parquet({lit(path)})', time_column)}")
