@@ -7,6 +7,8 @@ from __future__ import annotations
 import re
 from datetime import date, timedelta
 
+import duckdb
+import psycopg
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
@@ -161,3 +163,44 @@ def test_an_unknown_compression_is_refused_at_load(project):
     project.path.write_text(yaml.safe_dump(cfg))
     with pytest.raises(hotcold.HotColdError, match="storage.lake.compression"):
         hotcold.load_config(project.path)
+
+
+def stage_writes(config, run_id):
+    with duckdb.connect(str(config.state_path), read_only=True) as con:
+        return con.execute("select table_name, mode, linked_days from _hotcold.stage_writes where run_id = ? order by 1", [run_id]).fetchall()
+
+
+def test_postgres_rows_stream_into_day_files_and_new_days_are_linked_not_copied(pg_project):
+    config = pg_project
+    before = snapshot(config, "market_data", MD_COLS)
+    first = rotate(config, as_of=AS_OF)
+    days = first.tables["market_data"]["lake_days"]
+    # Every day was new to the lake: each staged day file became its export as it was.
+    assert stage_writes(config, first.run_id) == [("market_data", "days", days)]
+    assert_conserved(config, before)
+    # A later day of 1day bars merges with the day file that already holds its 1min bars:
+    # nothing is linked, the merge is written and verified.
+    later = rotate(config, as_of=AS_OF + timedelta(days=1))
+    assert later.tables["market_data"]["archived_rows"] > 0
+    assert stage_writes(config, later.run_id) == [("market_data", "days", 0)]
+    hot, lake = assert_conserved(config, before)
+    assert hotcold.verify(config, deep=True).ok
+    # The lake's files are whole files of their own, not the stage's (which is gone).
+    assert not any((config.lake_root.parent / "_hotcold" / "stage").iterdir())
+    assert all(p.stat().st_nlink == 1 for p in (config.lake_root / "market_data").rglob("*.parquet"))
+
+
+def test_a_column_only_duckdb_writes_faithfully_takes_the_one_file_stage(pg_project):
+    config = pg_project
+    with psycopg.connect(config.hot.dsn, autocommit=True) as conn:
+        conn.execute("ALTER TABLE news ADD COLUMN ref uuid")
+        conn.execute("UPDATE news SET ref = md5(id::text)::uuid")
+        before = sorted(conn.execute("SELECT id, ref FROM news").fetchall())
+    report = rotate(config, as_of=AS_OF, tables=["news"])
+    assert stage_writes(config, report.run_id) == [("news", "file", 0)]
+    hot = snapshot(config, "news", "id, ref")
+    with duckdb.connect() as con:
+        types = dict(con.execute(f"select column_name, column_type from (describe select * from read_parquet('{config.lake_root}/news/*/*/*/*.parquet'))").fetchall())
+        lake = con.execute(f"select id, ref from read_parquet('{config.lake_root}/news/*/*/*/*.parquet')").fetchall()
+    assert types["ref"] == "UUID"
+    assert sorted(hot + lake) == before and report.tables["news"]["archived_rows"] == len(lake) > 0

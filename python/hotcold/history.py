@@ -71,6 +71,7 @@ def refresh(config: Config, tables: list[str] | None = None, *, rebuild: bool = 
         reason = "in use" if "lock" in str(exc).lower() else str(exc).splitlines()[0]
         return [Refreshed(s.name, skipped=f"history index {reason}; queries read the day files until the next refresh") for s in specs]
     with con:
+        con.execute("SET enable_progress_bar = false")  # stdout may be `rotate --json`
         os.chmod(path, config.lake_file_mode)  # the lake's rows again: as private as the lake
         con.execute("SET TimeZone = 'UTC'")
         con.execute("create table if not exists _days (table_name varchar, day date, mtime_ns bigint, size bigint, primary key (table_name, day))")

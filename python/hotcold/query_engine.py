@@ -106,6 +106,8 @@ class ColdStorageQueryEngine:
     def __init__(self, config: Config, *, threads: int | None = None, cache_mb: int | None = None):
         self.config = config
         self._con = duckdb.connect(config={"threads": threads or os.cpu_count() or 1})
+        # No progress bar: DuckDB draws it on stdout, where `hotcold query` may write its rows.
+        self._con.execute("SET enable_progress_bar = false")
         self._con.execute("SET TimeZone = 'UTC'")
         # Footers are read once per file version, not once per query: most of a multi-year
         # query's cost is opening hundreds of small day files.

@@ -53,6 +53,7 @@ def verify(config: Config, tables: list[str] | None = None, deep: bool = False, 
                     recorded[r["table_name"]][r["day"]] = r
     report = VerifyReport(deep)
     conn = duckdb.connect()
+    conn.execute("SET enable_progress_bar = false")  # stdout is the report
     try:
         for spec in specs:
             report.tables[spec.name] = _verify_table(conn, config, spec, recorded[spec.name], deep, report.problems, on_file)
