@@ -168,8 +168,7 @@ class ColdStorageQueryEngine:
         """Run the query over the day files under DuckDB's profiler and report what its Parquet
         scans did: the files they read and the filters and projections pushed into them; and
         whether `query` would read the history index instead."""
-        plan = self.plan(table, start, end, tz)
-        text, sql, _ = self._select(table, start, end, symbols, columns, where, tz)
+        text, sql, version = self._select(table, start, end, symbols, columns, where, tz)  # the day files' version
         cur = self._con.cursor()
         cur.execute("PRAGMA enable_profiling = 'json'")
         profile = json.loads(cur.execute("EXPLAIN ANALYZE " + text, sql.params).fetchall()[0][1])
@@ -187,7 +186,7 @@ class ColdStorageQueryEngine:
         walk(profile)
         with self._history(table, symbols) as index:
             from_index = index is not None
-        return {"planned_files": [str(p) for p in plan.files], "scans": scans, "history_index": from_index}
+        return {"planned_files": [path for path, _, _ in version], "scans": scans, "history_index": from_index}
 
     def sql(self, text: str, params: dict | list | None = None) -> pa.Table:
         """Arbitrary read-only SQL on the engine's DuckDB (no lake views: use the catalog)."""
