@@ -94,6 +94,41 @@ def test_a_quiet_rotation_deletes_in_one_statement_by_snapshot(pg_project, pg_ds
     assert delete_attempts(pg_dsn) == [report.tables["market_data"]["deleted_rows"]] != [0]
 
 
+def test_a_row_from_a_transaction_open_across_the_stage_stays_hot_until_the_next_run(pg_project, pg_dsn):
+    # The transaction holds an id below the stage snapshot's xmax but is still in progress
+    # when the stage reads: its row is not staged. It commits before the delete, so only the
+    # snapshot's in-progress list tells the one-statement delete to leave it.
+    rotate(pg_project, as_of=AS_OF)
+    ts = datetime(2026, 3, 3, tzinfo=timezone.utc)
+    key = ("OPEN", "1day", ts)
+    writer = psycopg.connect(pg_dsn)
+    writer.execute("insert into market_data (symbol, interval, ts, close) values (%s, %s, %s, 1)", list(key))
+    with psycopg.connect(pg_dsn, autocommit=True) as later:
+        # A later transaction completes, so the snapshot's xmax passes the open one's id and
+        # lists it as in progress (an open id above every completed one is simply >= xmax).
+        later.execute("select pg_current_xact_id()")
+
+    def commit_the_open_transaction():
+        faults.on("publish.before_replace", None)
+        writer.commit()
+
+    faults.on("publish.before_replace", commit_the_open_transaction)
+    try:
+        report = rotate(pg_project, as_of=AS_OF + timedelta(days=1))
+    finally:
+        faults.on("publish.before_replace", None)
+        writer.close()
+    assert report.tables["market_data"]["archived_rows"] > 0
+    assert delete_attempts(pg_dsn)[-1] == report.tables["market_data"]["deleted_rows"], "one statement, nothing rolled back"
+    hot, lake = all_rows(pg_project)
+    assert key in {r[:3] for r in hot} and key not in {r[:3] for r in lake}
+
+    rotate(pg_project, as_of=AS_OF + timedelta(days=1))
+    hot, lake = all_rows(pg_project)
+    keys = [r[:3] for r in hot + lake]
+    assert key in {r[:3] for r in lake} and len(keys) == len(set(keys))
+
+
 def test_a_row_deleted_during_a_rotation_does_not_live_on_in_the_lake(pg_project, pg_dsn):
     gone_ts = datetime(2026, 3, 2, tzinfo=timezone.utc)
     hot, lake = all_rows(pg_project)

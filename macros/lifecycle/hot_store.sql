@@ -197,28 +197,37 @@
   {%- set s = hotcold_settings() -%}
   {%- set seen = hotcold_pg_seen(snapshot) -%}
   {{ return(hotcold_pg_counted(spec, run_id, 'delete',
-      "DELETE FROM " ~ hot_relation_pg(spec) ~ " t WHERE " ~ ages_out(spec, hotcold_current_run().cutoff, s.hot_intervals) ~ " AND " ~ seen.test ~ ";",
+      seen.check ~ "DELETE FROM " ~ hot_relation_pg(spec) ~ " t WHERE " ~ ages_out(spec, hotcold_current_run().cutoff, s.hot_intervals) ~ " AND " ~ seen.test ~ ";",
       expected, exact=true, declare=seen.declare)) }}
 {% endmacro %}
 
-{#- The snapshot's visibility test on a row's 32-bit xmin (`t.xmin`). The xmin is widened to
-    a full transaction id by PostgreSQL's own rule, within 2^31 either side of this
-    transaction's id: exact for every transaction since the snapshot (including ones that
-    start after this one and commit before its DELETE), so a row written after the snapshot is
-    never taken for a staged one. A row frozen more than 2^31 transactions ago may test as
-    unseen; it is then kept, never wrongly deleted. Returns the PL/pgSQL declarations it needs
-    and the test. -#}
+{#- The snapshot's visibility test on a row's 32-bit xmin (`t.xmin`). PostgreSQL's age(xid)
+    widens it against this transaction's own id (assigned first, in the declarations), within
+    2^31 either side: so `age > c - xmax` is "committed before the snapshot's xmax", exact for
+    every transaction since the snapshot, including ones that start after this one and commit
+    before its DELETE. A row written after the snapshot is never taken for a staged one. The
+    in-progress list is tested only for rows newer than the snapshot's xmin, and only when it
+    has entries: the test runs on every aged row, and age() is the cheapest form of it (the
+    text casts it replaced doubled the DELETE's time). A frozen xmin ages as 2^31-1: visible
+    to every snapshot, as it is. Returns the PL/pgSQL declarations, a check to run first, and
+    the test. -#}
 {% macro hotcold_pg_seen(snapshot) %}
   {%- if not snapshot -%}
     {{ exceptions.raise_compiler_error("hotcold_pg_seen: this run noted no PostgreSQL snapshot before its stage; re-run the rotation") }}
   {%- endif -%}
-  {%- set ahead = "(((t.xmin::text::bigint - (c & 4294967295)) % 4294967296 + 4294967296) % 4294967296)" -%}
-  {%- set full = "(c + " ~ ahead ~ " - CASE WHEN " ~ ahead ~ " >= 2147483648 THEN 4294967296 ELSE 0 END)" -%}
+  {%- set snap = hotcold_lit(snapshot) ~ "::pg_snapshot" -%}
+  {%- set in_progress = snapshot.split(':')[2] | default('') | trim -%}
+  {%- set test = "age(t.xmin) > hc_ahead_xmax" -%}
+  {%- if in_progress -%}
+    {%- set test = test ~ " AND (age(t.xmin) > hc_ahead_xmin OR (hc_c - age(t.xmin)) <> ALL (hc_xip))" -%}
+  {%- endif -%}
   {{ return({
-      'declare': "c bigint := pg_current_xact_id()::text::bigint;
-                  snap_xmax bigint := pg_snapshot_xmax(" ~ hotcold_lit(snapshot) ~ "::pg_snapshot)::text::bigint;
-                  snap_xip bigint[] := ARRAY(SELECT pg_snapshot_xip(" ~ hotcold_lit(snapshot) ~ "::pg_snapshot)::text::bigint);",
-      'test': "(" ~ full ~ " < snap_xmax AND " ~ full ~ " <> ALL (snap_xip))"}) }}
+      'declare': "hc_c bigint := pg_current_xact_id()::text::bigint;
+                  hc_ahead_xmax bigint := hc_c - pg_snapshot_xmax(" ~ snap ~ ")::text::bigint;
+                  hc_ahead_xmin bigint := hc_c - pg_snapshot_xmin(" ~ snap ~ ")::text::bigint;
+                  hc_xip bigint[] := ARRAY(SELECT pg_snapshot_xip(" ~ snap ~ ")::text::bigint);",
+      'check': "IF age((hc_c % 4294967296)::text::xid) <> 0 THEN RAISE EXCEPTION 'hotcold: age() is not measured from this transaction; nothing was deleted'; END IF; ",
+      'test': "(" ~ test ~ ")"}) }}
 {% endmacro %}
 
 {#- The exact way. Also finds the staged rows that someone deleted from the hot store while
@@ -238,7 +247,7 @@
   {#- Fresh tables have no statistics; without them PostgreSQL plans the joins below as
       nested loops, quadratic in the rows. -#}
   {%- set deleted = hotcold_pg_counted(spec, run_id, 'delete',
-      "ANALYZE " ~ pending ~ ";
+      seen.check ~ "ANALYZE " ~ pending ~ ";
        CREATE TEMP TABLE hc_gone ON COMMIT DROP AS SELECT " ~ keys ~ " FROM " ~ pending ~ " WHERE false;
        WITH d AS (DELETE FROM " ~ rel ~ " t USING " ~ pending ~ " p WHERE " ~ hotcold_key_match(spec.key, 't', 'p') ~ " AND p.staged AND " ~ seen.test ~ "
                   RETURNING " ~ hotcold_key_list_of(spec.key, 't') ~ ") INSERT INTO hc_gone SELECT * FROM d;", expected,
