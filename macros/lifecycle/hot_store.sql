@@ -16,16 +16,27 @@
   {{ return(hot_dispatch('archival_select')(spec, cutoff, ordered)) }}
 {% endmacro %}
 
-{#- True when the stage streams the aged rows into day files (hotcold.stage_days), false when
-    it copies them to one file that export cuts into days. -#}
-{% macro hot_streams_days() %}
-  {{ return(hot_dispatch('streams_days')()) }}
+{#- True when the stage streams the table's aged rows into day files (hotcold_stage_write,
+    hotcold.stage_days), false when it copies them to one file that export cuts into days. -#}
+{% macro hot_streams_days(spec) %}
+  {{ return(hot_dispatch('streams_days')(spec)) }}
 {% endmacro %}
 
-{% macro hotcold_streams_days__postgres() %}{{ return(true) }}{% endmacro %}
+{#- pyarrow writes the day files: only columns of a type that travels through Arrow and reads
+    back as itself (not uuid, interval, lists...), and a time column that is a timestamp or a
+    date (the stream is cut into UTC days on it). -#}
+{% macro hotcold_streams_days__postgres(spec) %}
+  {%- set plain = modules.re.compile("^(VARCHAR|BOOLEAN|TINYINT|SMALLINT|INTEGER|BIGINT|FLOAT|DOUBLE|DECIMAL\\(\\d+,\\s*\\d+\\)|DATE|TIMESTAMP|TIMESTAMP WITH TIME ZONE|BLOB)$") -%}
+  {%- for c in hot_lake_columns(spec) -%}
+    {%- if not plain.match(c.column_type) or (c.column_name == spec.time_column and c.column_type not in ('DATE', 'TIMESTAMP', 'TIMESTAMP WITH TIME ZONE')) -%}
+      {{ return(false) }}
+    {%- endif -%}
+  {%- endfor -%}
+  {{ return(true) }}
+{% endmacro %}
 
 {#- The embedded store keeps a row version column the lake must not get. -#}
-{% macro hotcold_streams_days__duckdb() %}{{ return(false) }}{% endmacro %}
+{% macro hotcold_streams_days__duckdb(spec) %}{{ return(false) }}{% endmacro %}
 
 {#- The columns a lake file of this table holds, with their DuckDB types: what the archival
     select yields (exact text for unbounded NUMERIC and json), without the row version. -#}
@@ -240,10 +251,11 @@
   {%- set seen = hotcold_pg_seen(snapshot) -%}
   {%- set keys = hotcold_q_list(spec.key) -%}
   {%- set recheck = '_hotcold.' ~ hotcold_q('recheck__' ~ spec.name) -%}
-  {%- set watched = "(select " ~ keys ~ ", year, month, day from " ~ stage ~ " union all select * from " ~ recheck ~ " r where not exists (select 1 from "
-      ~ stage ~ " s where " ~ hotcold_key_match(spec.key, 's', 'r') ~ "))" -%}
-  {%- set pending = hotcold_pg_pending(spec, "select " ~ hotcold_key_list_of(spec.key, 's') ~ ", g." ~ hotcold_q(spec.key[0]) ~ " is not null as staged, false as vanished, false as kept from " ~ watched ~ " s left join "
-      ~ stage ~ " g on " ~ hotcold_key_match(spec.key, 's', 'g')) -%}
+  {#- The keys to account for: this run's staged rows and the earlier runs' kept ones. -#}
+  {%- set watched = '_hotcold.' ~ hotcold_q('watched__' ~ spec.name) -%}
+  {%- do run_query("create or replace table " ~ watched ~ " as select " ~ keys ~ ", year, month, day, true as staged from " ~ stage ~ " union all select *, false from " ~ recheck
+      ~ " r where not exists (select 1 from " ~ stage ~ " s where " ~ hotcold_key_match(spec.key, 's', 'r') ~ ")") -%}
+  {%- set pending = hotcold_pg_pending(spec, "select " ~ keys ~ ", staged, false as vanished, false as kept from " ~ watched) -%}
   {#- Fresh tables have no statistics; without them PostgreSQL plans the joins below as
       nested loops, quadratic in the rows. -#}
   {%- set deleted = hotcold_pg_counted(spec, run_id, 'delete',
@@ -255,13 +267,12 @@
              UPDATE " ~ pending ~ " p SET kept = true FROM " ~ rel ~ " t WHERE " ~ hotcold_key_match(spec.key, 't', 'p') ~ ";
              UPDATE " ~ pending ~ " p SET vanished = true WHERE NOT p.kept AND NOT EXISTS (SELECT FROM hc_gone g WHERE " ~ hotcold_key_match(spec.key, 'g', 'p') ~ ");",
       declare=seen.declare) -%}
-  {%- for flag, target in [('vanished', 'vanished__' ~ spec.name), ('kept', 'recheck__' ~ spec.name)] -%}
-    {%- do run_query("create or replace table _hotcold." ~ hotcold_q(target ~ '_new') ~ " as select * from " ~ watched ~ " s semi join (select * from hot." ~ pending
+  {%- set replaced = [] -%}
+  {%- for flag, target in [('vanished', '_hotcold.' ~ hotcold_q('vanished__' ~ spec.name)), ('kept', recheck)] -%}
+    {%- do replaced.append("create or replace table " ~ target ~ " as select " ~ keys ~ ", year, month, day from " ~ watched ~ " s semi join (select * from hot." ~ pending
         ~ " where " ~ flag ~ ") v on " ~ hotcold_key_match(spec.key, 's', 'v')) -%}
   {%- endfor -%}
-  {%- do run_query("create or replace table _hotcold." ~ hotcold_q('vanished__' ~ spec.name) ~ " as from _hotcold." ~ hotcold_q('vanished__' ~ spec.name ~ '_new')
-      ~ "; create or replace table " ~ recheck ~ " as from _hotcold." ~ hotcold_q('recheck__' ~ spec.name ~ '_new')
-      ~ "; drop table _hotcold." ~ hotcold_q('vanished__' ~ spec.name ~ '_new') ~ "; drop table _hotcold." ~ hotcold_q('recheck__' ~ spec.name ~ '_new')) -%}
+  {%- do run_query(replaced | join('; ') ~ "; drop table " ~ watched) -%}
   {%- do adapter.execute("CALL postgres_execute('hot', " ~ hotcold_lit("DROP TABLE IF EXISTS " ~ pending) ~ ", use_transaction=false)", auto_begin=false) -%}
   {{ return(deleted) }}
 {% endmacro %}

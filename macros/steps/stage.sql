@@ -27,15 +27,18 @@
   {%- for spec in tables -%}
     {%- set started = hotcold_now() -%}
     {%- set stage = '_hotcold.' ~ hotcold_q('stage__' ~ spec.name) -%}
+    {%- set streamed = not backfill and hot_streams_days(spec) -%}
     {%- if backfill -%}
       {%- set note = hotcold_stage_backfill(spec, stage, backfill) -%}
     {%- else -%}
       {%- set note = hot_ensure_time_index(spec) -%}
-      {%- set snapshot = hot_snapshot() -%}
+      {#- A streamed stage records the snapshot its own read used; the one-file read notes the
+          store's snapshot just before it (a row written in between stays for the next run). -#}
+      {%- set snapshot = none if streamed else hot_snapshot() -%}
       {%- do run_query("insert into _hotcold.stage_snapshots values (" ~ hotcold_lit(invocation_id) ~ ", " ~ hotcold_lit(spec.name) ~ ", "
           ~ (hotcold_lit(snapshot) if snapshot else "null") ~ ")") -%}
     {%- endif -%}
-    {%- if not backfill and hot_streams_days() -%}
+    {%- if streamed -%}
       {%- do hotcold_drop_stage(spec, stage) -%}
       {%- do run_query("insert into _hotcold.stage_writes values (" ~ hotcold_lit(invocation_id) ~ ", " ~ hotcold_lit(spec.name) ~ ", "
           ~ hotcold_lit(hot_archival_select(spec, cutoff, ordered=true)) ~ ", " ~ hotcold_lit(spec.time_column) ~ ", "

@@ -7,16 +7,16 @@ hold yet needs no merge, so its stage file is also its export: it is hard-linked
 staging folder, and export copies only the days that merge with an existing lake file. Verify
 then reads every staged file back as before.
 
-Columns of a type pyarrow cannot write as DuckDB would read it back, or a time column that is
-not a timestamp or date, send the table to one stage file written by DuckDB (the general path
-that the embedded hot store and backfills take), cut into days by export.
+Which tables stream is the stage macro's choice (hot_streams_days): a table with a column of a
+type pyarrow cannot write as DuckDB would read it back, or a time column that is not a
+timestamp or date, is staged to one file by DuckDB instead (as from the embedded hot store and
+in backfills) and cut into days by export.
 """
 
 from __future__ import annotations
 
 import os
 import queue
-import re
 import shutil
 import threading
 from datetime import date, datetime, timezone
@@ -28,7 +28,7 @@ import pyarrow.parquet as pq
 
 from .errors import StepFailed
 from .faults import fail_point
-from .lake import day_file, lit
+from .lake import day_dir, day_file, lit
 from .publish import current_run_id
 
 SNAPSHOT = "_hc_snapshot"  # the extra row and column of the ordered select (hot_archival_select)
@@ -47,39 +47,23 @@ def stage_run(session):
         folder = Path(stage_root) / f"{run_id}__{table}"
         shutil.rmtree(folder, ignore_errors=True)
         view = f'_hotcold."stage__{table}"'
-        types = {r[0]: r[1] for r in session.execute(f"describe select * from ({rows_sql}) src").fetchall()}
-        if _streamable(types, time_column):
-            reader = session.execute(f"select * from ({rows_sql}) src").to_arrow_reader(BATCH_ROWS)
-            try:
-                written, snapshot = _write_days(reader, time_column, folder, table, codec)
-            except OSError as exc:  # pyarrow's IO errors are OSErrors: a full disk, a lost folder
-                raise StepFailed(f"could not write the stage of {table} to {folder}: {exc}", "free space or fix the folder, then re-run; nothing was published or deleted") from None
-            if snapshot:
-                # The read's own snapshot, not the one noted just before it: a row written in
-                # between is staged and, by this snapshot, deleted with the others.
-                session.execute("update _hotcold.stage_snapshots set snapshot = ? where run_id = ? and table_name = ?", [snapshot, run_id, table])
-            _create_view(session, view, folder, written, rows_sql, time_column)
-            _check_read_back(session, folder, written)
-            linked = _link_new_days(written, Path(lake_root), Path(staging_root) / f"{run_id}__{table}", table)
-            mode, rows, days = "days", sum(n for parts in written.values() for _, n in parts), len(written)
-        else:
-            _stage_one_file(session, view, folder, rows_sql, time_column)
-            mode, linked = "file", 0
-            rows, days = session.execute(f"select count(*), count(distinct (year, month, day)) from {view}").fetchone()
-        session.execute("update _hotcold.stage_writes set mode = ?, linked_days = ? where run_id = ? and table_name = ?", [mode, linked, run_id, table])
+        reader = session.execute(f"select * from ({rows_sql}) src").to_arrow_reader(BATCH_ROWS)
+        try:
+            written, snapshot = _write_days(reader, time_column, folder, table, codec)
+        except OSError as exc:  # pyarrow's IO errors are OSErrors: a full disk, a lost folder
+            raise StepFailed(f"could not write the stage of {table} to {folder}: {exc}", "free space or fix the folder, then re-run; nothing was published or deleted") from None
+        # The read's own snapshot: every row version it could see was staged, so the delete
+        # takes exactly those (hotcold_pg_seen).
+        session.execute("update _hotcold.stage_snapshots set snapshot = ? where run_id = ? and table_name = ?", [snapshot, run_id, table])
+        _create_view(session, view, folder, written, rows_sql)
+        _check_read_back(session, folder, written)
+        linked = _link_new_days(written, Path(lake_root), Path(staging_root) / f"{run_id}__{table}", table)
+        rows, days = sum(n for parts in written.values() for _, n in parts), len(written)
+        session.execute("update _hotcold.stage_writes set mode = 'days', linked_days = ? where run_id = ? and table_name = ?", [linked, run_id, table])
         session.execute("insert into _hotcold.step_log values (?, 'stage', ?, ?, ?, 0, ?, ?, ?)",
                         [run_id, table, rows, days, started, datetime.now(timezone.utc), note or ""])
     fail_point("stage.after")
     return session.sql(f"select * from _hotcold.step_log where run_id = '{run_id}' and step = 'stage'")
-
-
-# DuckDB types that travel through Arrow and pyarrow's writer and read back as themselves.
-PLAIN = re.compile(r"^(VARCHAR|BOOLEAN|TINYINT|SMALLINT|INTEGER|BIGINT|FLOAT|DOUBLE|DECIMAL\(\d+,\s*\d+\)|DATE|TIMESTAMP|TIMESTAMP WITH TIME ZONE|BLOB)$")
-TIMES = ("DATE", "TIMESTAMP", "TIMESTAMP WITH TIME ZONE")
-
-
-def _streamable(types: dict[str, str], time_column: str) -> bool:
-    return types.get(time_column) in TIMES and all(PLAIN.match(t) for t in types.values())
 
 
 def _write_days(reader: pa.RecordBatchReader, time_column: str, folder: Path, table: str, codec: str) -> tuple[dict[date, list], str | None]:
@@ -114,7 +98,7 @@ def _write_days(reader: pa.RecordBatchReader, time_column: str, folder: Path, ta
                     if writer:
                         writer.close()
                     parts = written.setdefault(day, [])
-                    path = folder / f"year={day.year:04d}" / f"month={day.month:02d}" / f"day={day.day:02d}" / f"{table}_{day:%Y%m%d}_{len(parts)}.parquet"
+                    path = day_dir(folder.parent, folder.name, day) / f"{table}_{day:%Y%m%d}_{len(parts)}.parquet"
                     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
                     writer = pq.ParquetWriter(path, batch.schema, compression=CODECS.get(codec, codec), use_dictionary=_dictionary_columns(batch.schema))
                     parts.append([path, 0])
@@ -176,26 +160,14 @@ def _date(days_since_epoch: int) -> date:
     return date.fromordinal(date(1970, 1, 1).toordinal() + days_since_epoch)
 
 
-def _create_view(session, view: str, folder: Path, written: dict, rows_sql: str, time_column: str) -> None:
+def _create_view(session, view: str, folder: Path, written: dict, rows_sql: str) -> None:
     if written:
         session.execute(f"create or replace view {view} as select * from read_parquet({lit(str(folder) + '/*/*/*/*.parquet')},"
                         " hive_partitioning = true, hive_types = {'year': VARCHAR, 'month': VARCHAR, 'day': VARCHAR})")
     else:
         # Nothing aged: an empty stage with the table's columns.
-        session.execute(f"create or replace view {view} as {_with_days(_rows_only(rows_sql), time_column)} where false")
-
-
-def _with_days(rows_sql: str, time_column: str) -> str:
-    """The rows with their zero-padded UTC year, month and day (the stage macro's view)."""
-    t = '"' + time_column.replace('"', '""') + '"'
-    return (f"select *, strftime({t}, '%Y') as year, strftime({t}, '%m') as month, strftime({t}, '%d') as day"
-            f" from ({rows_sql}) src")
-
-
-def _rows_only(rows_sql: str) -> str:
-    """The rows without the snapshot row and column (this path keeps the snapshot noted before
-    the read: a row written in between stays hot until the next run)."""
-    return f"select * exclude ({SNAPSHOT}) from ({rows_sql}) src where {SNAPSHOT} is null"
+        session.execute(f"create or replace view {view} as select * exclude ({SNAPSHOT}), '' as year, '' as month, '' as day"
+                        f" from ({rows_sql}) src where false")
 
 
 def _check_read_back(session, folder: Path, written: dict) -> None:
@@ -223,10 +195,3 @@ def _link_new_days(written: dict, lake_root: Path, staging: Path, table: str) ->
             os.link(path, target)
         linked += 1
     return linked
-
-
-def _stage_one_file(session, view: str, folder: Path, rows_sql: str, time_column: str) -> None:
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    path = folder / "stage.parquet"
-    session.execute(f"copy ({_rows_only(rows_sql)}) to {lit(path)} (format parquet, compression snappy)")
-    session.execute(f"create or replace view {view} as {_with_days(f'select * from read_parquet({lit(path)})', time_column)}")
