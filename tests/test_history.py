@@ -175,6 +175,19 @@ def test_cli_index_reports_and_rebuilds(rotated):
     assert got["market_data"]["rows"] == sum(n for _, n in lake_days(config, "market_data"))
 
 
+def test_cli_query_says_which_copy_of_the_lake_answered(rotated):
+    def query(*args):
+        cli = subprocess.run([sys.executable, "-m", "hotcold", "query", "market_data", "-c", str(rotated.path), "--tier", "cold",
+                              "--start", START.date().isoformat(), "--end", END.date().isoformat(), "-f", "csv", *args], capture_output=True, text=True)
+        assert cli.returncode == 0, cli.stderr
+        return cli.stderr, cli.stdout
+
+    by_symbol, rows = query("--symbol", "SYM0001")
+    assert "(the history index)" in by_symbol and rows.count("SYM0001") > 100
+    every, _ = query()
+    assert "lake day files)" in every and "history index" not in every
+
+
 def test_the_index_is_as_private_as_the_lake(rotated):
     path = history.index_path(rotated.lake_root)
     assert path.stat().st_mode & 0o777 == rotated.lake_file_mode

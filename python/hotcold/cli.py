@@ -419,7 +419,8 @@ def query(
         else:
             res = router.query(table, start, end, symbols=symbols, columns=columns, where=filters, tz=tz, tier=tier)
     tiers = "+".join(res.tiers) or "none"
-    err.print(f"hotcold: {res.num_rows:,} rows from {tiers} ({len(res.route.plan.files)} lake day files)", highlight=False)
+    read = "the history index" if res.history_index else f"{len(res.route.plan.files)} lake day files"
+    err.print(f"hotcold: {res.num_rows:,} rows from {tiers} ({read})", highlight=False)
     write_result(res.table, fmt, output, out, limit, title=escape(f"{table} [{tiers}]"))
 
 

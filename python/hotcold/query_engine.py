@@ -146,9 +146,7 @@ class ColdStorageQueryEngine:
     def query(self, table: str, start=None, end=None, symbols=None, columns=None, where=None, tz: str | None = None) -> pa.Table:
         """Rows of `table` with time in [start, end), as an Arrow table, in time order.
         Rows of given symbols come from the history index while it matches the lake."""
-        with self._history(table, symbols) as index:
-            text, sql, version = self._select(table, start, end, symbols, columns, where, tz, index)
-            return self._cached(("query", text), sql, version)
+        return self._query(table, start, end, symbols, columns, where, tz)[0]
 
     def query_batches(self, table: str, start=None, end=None, symbols=None, columns=None, where=None, tz: str | None = None, batch_rows: int = 122_880) -> pa.RecordBatchReader:
         """The same rows as `query`, streamed: for results larger than memory. Not cached."""
@@ -159,10 +157,7 @@ class ColdStorageQueryEngine:
         """Rows bucketed by time (`every`: 1min, 1h, 1d, 1w, 1mo...) per `by` (default: the
         symbol). `metrics` default to bars: open=first, high=max, low=min, close=last,
         volume=sum; or {output: function} / {output: (function, column)}."""
-        with self._history(table, symbols) as index:
-            version, builder, req, rows, sql = self._source(table, start, end, symbols, where, tz, index)
-            text = builder.aggregate(rows, sql, every, by, metrics)
-            return self._cached(("aggregate", text), sql, version)
+        return self._aggregate(table, every, by, metrics, start, end, symbols, where, tz)[0]
 
     def explain(self, table: str, start=None, end=None, symbols=None, columns=None, where=None, tz: str | None = None) -> dict:
         """Run the query over the day files under DuckDB's profiler and report what its Parquet
@@ -208,6 +203,19 @@ class ColdStorageQueryEngine:
         self.close()
 
     # -- shared with the router -----------------------------------------------------------
+    def _query(self, table, start, end, symbols, columns, where, tz) -> tuple[pa.Table, bool]:
+        """`query`, and whether the history index answered it."""
+        with self._history(table, symbols) as index:
+            text, sql, version = self._select(table, start, end, symbols, columns, where, tz, index)
+            return self._cached(("query", text), sql, version), index is not None
+
+    def _aggregate(self, table, every, by, metrics, start, end, symbols, where, tz) -> tuple[pa.Table, bool]:
+        """`aggregate`, and whether the history index answered it."""
+        with self._history(table, symbols) as index:
+            version, builder, req, rows, sql = self._source(table, start, end, symbols, where, tz, index)
+            text = builder.aggregate(rows, sql, every, by, metrics)
+            return self._cached(("aggregate", text), sql, version), index is not None
+
     def _select(self, table, start, end, symbols, columns, where, tz, index: _Index | None = None) -> tuple[str, Sql, tuple]:
         """The rows query over the lake: SQL text, its parameters and the version of what it
         reads (the day files, or the history index)."""

@@ -38,6 +38,7 @@ class Route:
 class RoutedResult:
     table: pa.Table
     route: Route
+    history_index: bool = False  # the lake's rows came from the history index, not the day files
 
     @property
     def tiers(self) -> tuple[str, ...]:
@@ -75,14 +76,16 @@ class StorageRouter:
     def query(self, table: str, start=None, end=None, symbols=None, columns=None, where=None, tz: str | None = None, tier: str = "auto") -> RoutedResult:
         route = self.route(table, start, end, tz, tier)
         if route.tiers == ("cold",):
-            return RoutedResult(self.engine.query(table, start, end, symbols, columns, where, tz), route)
+            rows, from_index = self.engine._query(table, start, end, symbols, columns, where, tz)
+            return RoutedResult(rows, route, from_index)
         builder, req, sql, rows = self._rows(route, symbols, where)
         return RoutedResult(self.engine._run(builder.select(rows, columns), sql.params), route)
 
     def aggregate(self, table: str, every: str, by=None, metrics=None, start=None, end=None, symbols=None, where=None, tz: str | None = None, tier: str = "auto") -> RoutedResult:
         route = self.route(table, start, end, tz, tier)
         if route.tiers == ("cold",):
-            return RoutedResult(self.engine.aggregate(table, every, by, metrics, start, end, symbols, where, tz), route)
+            rows, from_index = self.engine._aggregate(table, every, by, metrics, start, end, symbols, where, tz)
+            return RoutedResult(rows, route, from_index)
         builder, req, sql, rows = self._rows(route, symbols, where)
         return RoutedResult(self.engine._run(builder.aggregate(rows, sql, every, by, metrics), sql.params), route)
 
