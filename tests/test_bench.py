@@ -29,6 +29,7 @@ def test_bench_runs_end_to_end_and_reports_every_ratio(pg_server_dsn, tmp_path):
     r = json.loads(out.read_text())
     a = r["archive"]
     assert a["aged_rows"] > 90_000 and a["bare_delete"]["rows"] == a["aged_rows"]
+    assert len(a["raw_copy_runs_s"]) == 2 and a["raw_copy_s"] > 0
     assert set(a["rotate"]["steps"]) >= {"stage", "export", "verify", "publish", "delete", "vacuum"}
     assert [q["query"] for q in r["cold_queries"]] == [
         "one symbol's daily history", "one day across all symbols", "monthly OHLC per symbol for a year", "a week of 1min bars resampled to 1h"]
