@@ -184,6 +184,44 @@ def test_a_week_of_1min_bars_resampled_to_1h_equals_postgres(project):
     assert _bars(res.table) == want and want
 
 
+def _bucket_of(day: date, every: str) -> date:
+    """time_bucket's buckets, written out: N days or weeks from Monday 2000-01-03, N months
+    or years from 2000-01-01."""
+    n, unit = int(every.rstrip("dwmoy")), every.lstrip("0123456789")
+    if unit in ("d", "w"):
+        width = n * (7 if unit == "w" else 1)
+        origin = date(2000, 1, 3)
+        return origin + timedelta(days=(day - origin).days // width * width)
+    months = n * (12 if unit == "y" else 1)
+    index = ((day.year - 2000) * 12 + day.month - 1) // months * months
+    return date(2000 + index // 12, index % 12 + 1, 1)
+
+
+def _bars_by_hand(config, every, start, end):
+    rows = ref_rows(config, "market_data", "symbol, ts, open, high, low, close, volume", start, end, extra="AND interval = '1day'")
+    bars: dict = {}
+    for symbol, ts, o, h, lo, c, v in sorted(rows, key=lambda r: (r[0], r[1])):
+        key = (symbol, datetime.combine(_bucket_of(ts.astimezone(UTC).date(), every), datetime.min.time(), UTC))
+        bar = bars.get(key)
+        bars[key] = [o, h, lo, c, v] if bar is None else [bar[0], max(bar[1], h), min(bar[2], lo), c, bar[4] + v]
+    return [(*key, *bar) for key, bar in sorted(bars.items())]
+
+
+@pytest.mark.parametrize("every", ["1d", "3d", "1w", "2w", "1mo", "3mo", "1y"])
+def test_buckets_of_whole_days_equal_buckets_made_by_hand_in_both_tiers(project, every):
+    # Cold rows take such buckets from their day file's day, hot rows from their time: both
+    # must land where time_bucket puts the row, and the row in both tiers count once.
+    config, _, both = project
+    start, end = datetime(2024, 11, 13, 7, tzinfo=UTC), datetime.combine(AS_OF, datetime.min.time(), UTC)
+    res = _router(config).aggregate("market_data", every, start=start, end=end, where={"interval": "1day"})
+    assert res.tiers == ("hot", "cold")
+    want = _bars_by_hand(config, every, start, end)
+    assert _bars(res.table) == want and len(want) > 6
+    # The lake alone, up to the row whose hot version is newer.
+    cold = _engine(config).aggregate("market_data", every, start=start, end=both[2], where={"interval": "1day"})
+    assert _bars(cold) == _bars_by_hand(config, every, start, both[2])
+
+
 # -- pruning and cache ----------------------------------------------------------------------
 
 def test_a_one_week_query_opens_only_that_weeks_files(project):

@@ -24,7 +24,7 @@ import pyarrow as pa
 
 from .config import Config, TableSpec
 from .errors import HotColdError
-from .lake import CHANGING, ensure_generation, generation, iter_day_files, lit
+from .lake import CHANGING, FILE_COLUMN, day_of_file_sql, ensure_generation, generation, iter_day_files, lit
 from .query_sql import q
 
 ALIAS = "hc_history"
@@ -156,8 +156,8 @@ def _day_rows(paths: list[Path]) -> str:
     """The rows of these day files with the day each came from (from its name, which the
     layout fixes as <table>_YYYYMMDD.parquet)."""
     listed = ", ".join(lit(p) for p in paths)
-    return (f"select * exclude (filename), strptime(regexp_extract(filename, '_([0-9]{{8}})\\.parquet$', 1), '%Y%m%d')::date as _day"
-            f" from read_parquet([{listed}], filename = true, union_by_name = true, hive_partitioning = false)")
+    return (f"select * exclude ({FILE_COLUMN}), {day_of_file_sql()} as _day"
+            f" from read_parquet([{listed}], filename = {lit(FILE_COLUMN)}, union_by_name = true, hive_partitioning = false)")
 
 
 def attach(con: duckdb.DuckDBPyConnection, config: Config, table: str) -> tuple[str, str] | None:

@@ -24,6 +24,17 @@ def day_file(root: Path, table: str, day: date) -> Path:
     return day_dir(root, table, day) / f"{table}_{day:%Y%m%d}.parquet"
 
 
+# read_parquet's column naming each row's file (`filename = '_hc_file'`): a user's column may be
+# called "filename".
+FILE_COLUMN = "_hc_file"
+
+
+def day_of_file_sql(path_sql: str = FILE_COLUMN) -> str:
+    """DuckDB SQL for the day of a day file from its path (day_file's <table>_YYYYMMDD.parquet).
+    On read_parquet's file column DuckDB evaluates it once per file, not per row."""
+    return f"strptime(regexp_extract({path_sql}, '_([0-9]{{8}})\\.parquet$', 1), '%Y%m%d')::date"
+
+
 def checksum_expr(columns: list[str]) -> str:
     """A day's order-independent checksum over `columns`, as DuckDB SQL: the twin of the
     macro hotcold_checksum, which export records and verify re-computes."""

@@ -26,7 +26,7 @@ import pyarrow as pa
 
 from . import history
 from .config import Config
-from .lake import iter_day_files
+from .lake import FILE_COLUMN, day_of_file_sql, iter_day_files, lit
 from .query_sql import Builder, QueryError, Request, Sql, symbols_arg, where_arg
 from .timerange import TimeRange, time_range
 
@@ -212,8 +212,8 @@ class ColdStorageQueryEngine:
     def _aggregate(self, table, every, by, metrics, start, end, symbols, where, tz) -> tuple[pa.Table, bool]:
         """`aggregate`, and whether the history index answered it."""
         with self._history(table, symbols) as index:
-            version, builder, req, rows, sql = self._source(table, start, end, symbols, where, tz, index)
-            text = builder.aggregate(rows, sql, every, by, metrics)
+            version, builder, req, rows, sql = self._source(table, start, end, symbols, where, tz, index, every)
+            text = builder.aggregate(rows, by, metrics)
             return self._cached(("aggregate", text), sql, version), index is not None
 
     def _select(self, table, start, end, symbols, columns, where, tz, index: _Index | None = None) -> tuple[str, Sql, tuple]:
@@ -222,15 +222,18 @@ class ColdStorageQueryEngine:
         version, builder, req, rows, sql = self._source(table, start, end, symbols, where, tz, index)
         return builder.select(rows, columns), sql, version
 
-    def _source(self, table, start, end, symbols, where, tz, index: _Index | None):
+    def _source(self, table, start, end, symbols, where, tz, index: _Index | None, every: str | None = None):
+        """The rows asked for (with their buckets of `every`, for an aggregate) and what they
+        depend on."""
         spec = self.config.table(table)
         sql = Sql()
         if index:
             builder = Builder(spec, index.schema)
             req = Request(spec, time_range(start, end, tz), symbols_arg(symbols), where_arg(where))
-            return ("history", index.generation), builder, req, builder.rows(req, sql, index.relation, None), sql
+            rows = builder.rows(req, sql, index.relation, None, every, cold_day="_day")
+            return ("history", index.generation), builder, req, rows, sql
         plan, builder, req = self._prepare(table, start, end, symbols, where, tz)
-        return plan.version, builder, req, self._rows(builder, req, sql, plan.files), sql
+        return plan.version, builder, req, self._rows(builder, req, sql, plan.files, every=every), sql
 
     @contextmanager
     def _history(self, table: str, symbols):
@@ -261,15 +264,18 @@ class ColdStorageQueryEngine:
         builder = Builder(spec, self.schema(table, plan))
         return plan, builder, Request(spec, plan.range, symbols_arg(symbols), where_arg(where))
 
-    def _rows(self, builder: Builder, req: Request, sql: Sql, files: tuple[Path, ...], hot: str | None = None) -> str:
+    def _rows(self, builder: Builder, req: Request, sql: Sql, files: tuple[Path, ...], hot: str | None = None, every: str | None = None) -> str:
+        # For an aggregate, each row's day file names its day (see Builder.rows).
+        named = f", filename = {lit(FILE_COLUMN)}" if every else ""
         if files:
-            cold = f"read_parquet({sql.bind([str(p) for p in files])}, union_by_name = true, hive_partitioning = false)"
+            cold = f"read_parquet({sql.bind([str(p) for p in files])}, union_by_name = true, hive_partitioning = false{named})"
         elif hot:
             cold = None
         else:
             # No file in the range: an empty result with the table's columns, from any file.
-            cold = f"(SELECT * FROM read_parquet({sql.bind(str(_newest_in_lake(self.config.lake_root, req.spec.name)[0]))}, hive_partitioning = false) WHERE false)"
-        return builder.rows(req, sql, cold, hot)
+            newest = str(_newest_in_lake(self.config.lake_root, req.spec.name)[0])
+            cold = f"(SELECT * FROM read_parquet({sql.bind(newest)}, hive_partitioning = false{named}) WHERE false)"
+        return builder.rows(req, sql, cold, hot, every, day_of_file_sql() if cold and every else None)
 
     def _cached(self, key_sql: tuple, sql: Sql, version: tuple) -> pa.Table:
         key = (*key_sql, _freeze(sql.params), version)

@@ -38,6 +38,10 @@ AGGS = {
     "std": "stddev_samp({col})",
     "count": "count({col})",
 }
+TZ = "TIMESTAMP WITH TIME ZONE"
+BUCKET = "_hc_bucket"  # each row's time bucket, from rows() to aggregate()
+WHOLE_DAYS = ("day", "week", "month", "year")
+DAY_BUCKETABLE = ("DATE", "TIMESTAMP", TZ)  # time column types whose lake day is the row's own day
 OHLCV = {"open": "first", "high": "max", "low": "min", "close": "last", "volume": "sum"}
 
 
@@ -191,29 +195,59 @@ class Builder:
                 parts.append(f"{c} {op} CAST({sql.bind(value)} AS {ctype})")
         return " AND ".join(parts) or "true"
 
-    def rows(self, req: Request, sql: Sql, cold: str | None, hot: str | None) -> str:
+    def rows(self, req: Request, sql: Sql, cold: str | None, hot: str | None, every: str | None = None, cold_day: str | None = None) -> str:
         """Every lake column of the rows asked for, from the lake, the hot store, or both; with
         both, each key once and the hot row winning (a row is in both tiers between a
-        rotation's publish and its delete)."""
+        rotation's publish and its delete).
+
+        With `every`, each row also carries its time bucket (BUCKET) for aggregate(). Buckets
+        of whole days follow from a row's day alone, so cold rows take theirs from their day
+        file's day (`cold_day`, constant per file) when the cold relation gives one: computed
+        once per file instead of per row (per row, a month bucket cost more than reading the
+        rows)."""
         cols = ", ".join(q(c) for c in self.schema)
+        width = f"CAST({sql.bind(every_arg(every))} AS INTERVAL)" if every else None
         if hot:
             hot_cols = ", ".join(f"CAST({q(c)} AS {t}) AS {q(c)}" for c, t in self.schema.items())
             hot_sql = f"SELECT {hot_cols} FROM {hot} WHERE {self.predicate(req, sql)}"
+            if width:
+                hot_sql = f"SELECT *, {self._bucket(width)} AS {BUCKET} FROM ({hot_sql}) h0"
         if cold:
-            cold_sql = f"SELECT {cols} FROM {cold} WHERE {self.predicate(req, sql)}"
+            day = cold_day if width and self._whole_days(every) else None
+            bucket = f", {self._bucket(width, day)} AS {BUCKET}" if width else ""
+            cold_sql = f"SELECT {cols}{bucket} FROM {cold} WHERE {self.predicate(req, sql)}"
         if hot and cold:
             keys = " AND ".join(f"h.{q(k)} = c.{q(k)}" for k in self.spec.key)
-            return (f"WITH h AS MATERIALIZED ({hot_sql}) SELECT {cols} FROM h UNION ALL "
-                    f"SELECT {cols} FROM ({cold_sql}) c WHERE NOT EXISTS (SELECT 1 FROM h WHERE {keys})")
+            out = cols + (f", {BUCKET}" if width else "")
+            return (f"WITH h AS MATERIALIZED ({hot_sql}) SELECT {out} FROM h UNION ALL "
+                    f"SELECT {out} FROM ({cold_sql}) c WHERE NOT EXISTS (SELECT 1 FROM h WHERE {keys})")
         if not (hot or cold):
             raise ValueError("rows() needs a source")
         return hot_sql if hot else cold_sql
+
+    def _whole_days(self, every: str) -> bool:
+        return every_arg(every).split()[1] in WHOLE_DAYS and self.schema[self.spec.time_column] in DAY_BUCKETABLE
+
+    def _bucket(self, width: str, day: str | None = None) -> str:
+        """A row's bucket of the time column's UTC wall clock (TIMESTAMP; DATE for a DATE
+        column), from its `day` if given, else from its time."""
+        t, ttype = self.column(self.spec.time_column), self.schema[self.spec.time_column]
+        if day is not None:
+            return f"time_bucket({width}, {day if ttype == 'DATE' else f'CAST({day} AS TIMESTAMP)'})"
+        if ttype == TZ:
+            # time_bucket on TIMESTAMPTZ, and even a cast to TIMESTAMP, go through ICU per row
+            # (measured: most of an aggregation's time). Bucket the UTC wall clock, taken from
+            # the epoch without ICU (the engine's session zone is UTC); aggregate() restores
+            # the type once per bucket.
+            return f"time_bucket({width}, make_timestamp(epoch_us({t})))"
+        return f"time_bucket({width}, {t})"
 
     def select(self, rows: str, columns) -> str:
         order = ", ".join(q(c) for c in dict.fromkeys((self.spec.time_column, *self.spec.key)))
         return f"SELECT {', '.join(self.columns(columns))} FROM ({rows}) r ORDER BY {order}"
 
-    def aggregate(self, rows: str, sql: Sql, every: str, by, metrics) -> str:
+    def aggregate(self, rows: str, by, metrics) -> str:
+        """Buckets of `rows`, built by rows() with the bucket width."""
         t = self.column(self.spec.time_column)
         if by is None:
             by = [self.spec.symbol_column] if self.spec.symbol_column in self.schema else []
@@ -222,16 +256,7 @@ class Builder:
         group = [self.column(b) for b in by]
         wanted = metrics_arg(metrics, self.schema)
         outs = [AGGS[func].format(col=self.column(col), time=t) + f" AS {q(name)}" for name, func, col in wanted]
-        width = f"CAST({sql.bind(every_arg(every))} AS INTERVAL)"
-        keys = [*group, t]
-        if self.schema[self.spec.time_column] == "TIMESTAMP WITH TIME ZONE":
-            # time_bucket on TIMESTAMPTZ, and even a cast to TIMESTAMP, go through ICU per row
-            # (measured: most of an aggregation's time). Bucket the UTC wall clock, taken from
-            # the epoch without ICU (the engine's session zone is UTC), and restore the type
-            # once per bucket.
-            bucket = f"time_bucket({width}, make_timestamp(epoch_us({t}))) AS {t}"
-            inner = f"SELECT {', '.join([*group, bucket, *outs])} FROM ({rows}) r GROUP BY ALL"
-            outer = [*group, f"CAST({t} AS TIMESTAMP WITH TIME ZONE) AS {t}", *(q(name) for name, _, _ in wanted)]
-            return f"SELECT {', '.join(outer)} FROM ({inner}) b ORDER BY {', '.join(keys)}"
-        bucket = f"time_bucket({width}, {t}) AS {t}"
-        return f"SELECT {', '.join([*group, bucket, *outs])} FROM ({rows}) r GROUP BY ALL ORDER BY {', '.join(keys)}"
+        ttype = self.schema[self.spec.time_column]
+        bucket = f"CAST({BUCKET} AS {ttype}) AS {t}" if ttype == TZ else f"{BUCKET} AS {t}"
+        return (f"SELECT {', '.join([*group, bucket, *outs])} FROM ({rows}) r"
+                f" GROUP BY {', '.join([*group, BUCKET])} ORDER BY {', '.join([*group, t])}")

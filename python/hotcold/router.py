@@ -86,8 +86,8 @@ class StorageRouter:
         if route.tiers == ("cold",):
             rows, from_index = self.engine._aggregate(table, every, by, metrics, start, end, symbols, where, tz)
             return RoutedResult(rows, route, from_index)
-        builder, req, sql, rows = self._rows(route, symbols, where)
-        return RoutedResult(self.engine._run(builder.aggregate(rows, sql, every, by, metrics), sql.params), route)
+        builder, req, sql, rows = self._rows(route, symbols, where, every)
+        return RoutedResult(self.engine._run(builder.aggregate(rows, by, metrics), sql.params), route)
 
     def close(self) -> None:
         self.engine.close()
@@ -99,7 +99,7 @@ class StorageRouter:
         self.close()
 
     # -----------------------------------------------------------------------------------
-    def _rows(self, route: Route, symbols, where):
+    def _rows(self, route: Route, symbols, where, every: str | None = None):
         spec = self.config.table(route.table)
         schema = self._schema(route)
         builder = Builder(spec, schema)
@@ -110,7 +110,7 @@ class StorageRouter:
             # Neither tier has rows in the range: an empty answer with the table's columns.
             use_hot = not table_has_files(self.config.lake_root, spec.name)
         hot = self._hot_rows(spec, route.plan.range) if use_hot else None
-        return builder, req, sql, self.engine._rows(builder, req, sql, route.plan.files, hot)
+        return builder, req, sql, self.engine._rows(builder, req, sql, route.plan.files, hot, every)
 
     def _schema(self, route: Route) -> dict[str, str]:
         """The lake's column types when it has files for the table (so both tiers line up),
