@@ -204,3 +204,21 @@ def test_a_column_only_duckdb_writes_faithfully_takes_the_one_file_stage(pg_proj
         lake = con.execute(f"select id, ref from read_parquet('{config.lake_root}/news/*/*/*/*.parquet')").fetchall()
     assert types["ref"] == "UUID"
     assert sorted(hot + lake) == before and report.tables["news"]["archived_rows"] == len(lake) > 0
+
+
+def test_a_column_named_filename_rotates_verifies_and_reads_back(project):
+    # DuckDB's read_parquet(filename = true) adds a column "filename", which a user's table
+    # may have: hotcold names the file column its own way everywhere it reads the lake.
+    config = project
+    with hot_conn(config) as conn:
+        conn.execute(f"ALTER TABLE {hot_rel(config, 'news')} ADD COLUMN filename VARCHAR")
+        conn.execute(f"UPDATE {hot_rel(config, 'news')} SET filename = 'report_' || id || '.pdf'")
+    before = snapshot(config, "news", "id, filename")
+    rotate(config, as_of=AS_OF, tables=["news"])
+    rotate(config, as_of=AS_OF + timedelta(days=3), tables=["news"])  # merges with lake days
+    hot, lake = union_rows(config, "news", "id, filename")
+    assert sorted(hot + lake) == sorted(before) and lake
+    assert hotcold.verify(config, deep=True).ok
+    with hotcold.ColdStorageQueryEngine(config) as engine:
+        got = engine.query("news", end=AS_OF, columns=["id", "filename"])
+    assert sorted(tuple(r.values()) for r in got.to_pylist()) == sorted(lake)

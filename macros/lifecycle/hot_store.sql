@@ -208,8 +208,8 @@
   {%- set s = hotcold_settings() -%}
   {%- set seen = hotcold_pg_seen(snapshot) -%}
   {{ return(hotcold_pg_counted(spec, run_id, 'delete',
-      seen.check ~ "DELETE FROM " ~ hot_relation_pg(spec) ~ " t WHERE " ~ ages_out(spec, hotcold_current_run().cutoff, s.hot_intervals) ~ " AND " ~ seen.test ~ ";",
-      expected, exact=true, declare=seen.declare)) }}
+      "DELETE FROM " ~ hot_relation_pg(spec) ~ " t WHERE " ~ ages_out(spec, hotcold_current_run().cutoff, s.hot_intervals) ~ " AND " ~ seen.test ~ ";",
+      expected, exact=true, seen=seen)) }}
 {% endmacro %}
 
 {#- The snapshot's visibility test on a row's 32-bit xmin (`t.xmin`). PostgreSQL's age(xid)
@@ -259,14 +259,14 @@
   {#- Fresh tables have no statistics; without them PostgreSQL plans the joins below as
       nested loops, quadratic in the rows. -#}
   {%- set deleted = hotcold_pg_counted(spec, run_id, 'delete',
-      seen.check ~ "ANALYZE " ~ pending ~ ";
+      "ANALYZE " ~ pending ~ ";
        CREATE TEMP TABLE hc_gone ON COMMIT DROP AS SELECT " ~ keys ~ " FROM " ~ pending ~ " WHERE false;
        WITH d AS (DELETE FROM " ~ rel ~ " t USING " ~ pending ~ " p WHERE " ~ hotcold_key_match(spec.key, 't', 'p') ~ " AND p.staged AND " ~ seen.test ~ "
                   RETURNING " ~ hotcold_key_list_of(spec.key, 't') ~ ") INSERT INTO hc_gone SELECT * FROM d;", expected,
       after="ANALYZE hc_gone;
              UPDATE " ~ pending ~ " p SET kept = true FROM " ~ rel ~ " t WHERE " ~ hotcold_key_match(spec.key, 't', 'p') ~ ";
              UPDATE " ~ pending ~ " p SET vanished = true WHERE NOT p.kept AND NOT EXISTS (SELECT FROM hc_gone g WHERE " ~ hotcold_key_match(spec.key, 'g', 'p') ~ ");",
-      declare=seen.declare) -%}
+      seen=seen) -%}
   {%- set replaced = [] -%}
   {%- for flag, target in [('vanished', '_hotcold.' ~ hotcold_q('vanished__' ~ spec.name)), ('kept', recheck)] -%}
     {%- do replaced.append("create or replace table " ~ target ~ " as select " ~ keys ~ ", year, month, day from " ~ watched ~ " s semi join (select * from hot." ~ pending
@@ -298,9 +298,12 @@
 
 {#- Run `statements` in one DO block, so they commit or roll back together; the row count of
     the last one is checked against `expected` (never more), recorded, and returned. With
-    exact=true a count other than `expected` rolls the statements back and returns -1. -#}
-{% macro hotcold_pg_counted(spec, run_id, step, statements, expected, after='', exact=false, declare='') %}
+    exact=true a count other than `expected` rolls the statements back and returns -1. With
+    `seen` (hotcold_pg_seen), its declarations and its check come before the statements. -#}
+{% macro hotcold_pg_counted(spec, run_id, step, statements, expected, after='', exact=false, seen=none) %}
   {%- do hotcold_pg_results_table() -%}
+  {%- set declare = seen.declare if seen else '' -%}
+  {%- set statements = (seen.check if seen else '') ~ statements -%}
   {#- The fail point delete.in_transaction aborts the transaction after the statements ran. -#}
   {%- set fail = " RAISE EXCEPTION 'hotcold: fail point " ~ step ~ ".in_transaction was armed (HOTCOLD_FAIL_AT)';"
       if env_var('HOTCOLD_FAIL_AT', '').split(':')[0] == step ~ '.in_transaction' else "" -%}

@@ -91,8 +91,8 @@
 {#- `merged`: what the staged files should hold, flagged (hotcold_merged). -#}
 {% macro hotcold_verify_staged(spec, cols, merged, staging) %}
   {%- set expected = "select year, month, day, count(*) as rows, " ~ hotcold_checksum(cols) ~ " as checksum, sum(_hc_new) as new_rows from " ~ merged ~ " m group by all" -%}
-  {%- set staged = "select year, month, day, count(*) as rows, " ~ hotcold_checksum(cols) ~ " as checksum, count(distinct filename) as files"
-      ~ " from read_parquet(" ~ hotcold_lit(staging ~ '/*/*/*/*.parquet') ~ ", hive_partitioning = true, filename = true,"
+  {%- set staged = "select year, month, day, count(*) as rows, " ~ hotcold_checksum(cols) ~ " as checksum, count(distinct _hc_file) as files"
+      ~ " from read_parquet(" ~ hotcold_lit(staging ~ '/*/*/*/*.parquet') ~ ", hive_partitioning = true, filename = '_hc_file',"
       ~ " hive_types = {'year': VARCHAR, 'month': VARCHAR, 'day': VARCHAR}) group by all" -%}
   {%- set sizes = "select regexp_extract(file_name, 'year=([0-9]+)/month=([0-9]+)/day=([0-9]+)', ['year', 'month', 'day']) as p, sum(total_compressed_size) as bytes"
       ~ " from parquet_metadata(" ~ hotcold_lit(staging ~ '/*/*/*/*.parquet') ~ ") group by all" -%}

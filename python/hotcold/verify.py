@@ -17,7 +17,7 @@ from typing import Callable
 import duckdb
 
 from .config import Config, TableSpec
-from .lake import checksum_expr, day_file
+from .lake import FILE_COLUMN, checksum_expr, day_file, lit
 from .state import open_state, rows
 
 
@@ -122,8 +122,8 @@ def _duplicate_keys(conn, spec: TableSpec, paths: list[Path], problem) -> None:
     try:
         groups = conn.execute(
             f"select files, count(*) as keys, any_value(example) from ("
-            f"  select list(distinct filename order by filename) as files, struct_pack({keys}) as example"
-            f"  from read_parquet(?, hive_partitioning = false, filename = true, union_by_name = true)"
+            f"  select list(distinct {FILE_COLUMN} order by {FILE_COLUMN}) as files, struct_pack({keys}) as example"
+            f"  from read_parquet(?, hive_partitioning = false, filename = {lit(FILE_COLUMN)}, union_by_name = true)"
             f"  group by {keys} having count(*) > 1) group by files order by keys desc", [[str(p) for p in paths]]).fetchall()
     except duckdb.Error as exc:
         problem(None, None, f"keys could not be read: {_first_line(exc)}")
