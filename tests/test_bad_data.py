@@ -1,5 +1,5 @@
-"""Bad data in the hot store: NULL or repeated keys refuse the table with one line, before
-anything moves; a hot interval that is not an interval name is refused when the config loads
+"""Bad data in the hot store: NULL or repeated keys, or a column the lake's partition folders
+would shadow, refuse the table with one line, before anything moves; a hot interval that is not an interval name is refused when the config loads
 (a typo there would age out every row)."""
 
 from __future__ import annotations
@@ -31,6 +31,8 @@ def ticks(tmp_path, pg_dsn):
 @pytest.mark.parametrize("bad, message", [
     ("insert into ticks values (null, '2026-02-01', 1)", "1 aged rows have NULL in key column 'symbol'"),
     ("insert into ticks select symbol, ts, -price from ticks where price < 4", "3 keys (symbol, ts) appear more than once among aged rows"),
+    # A lake reader would show the folder's day instead: refused by name, with the fix.
+    ("alter table ticks add column \"Day\" text default 'Monday'", "has a column named 'Day', which the lake's year=/month=/day= folders would shadow"),
 ])
 def test_null_or_repeated_keys_refuse_the_table_before_anything_moves(ticks, bad, message):
     config, dsn = ticks

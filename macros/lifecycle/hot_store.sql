@@ -57,6 +57,13 @@
     {{ exceptions.raise_compiler_error("table " ~ s.hot_schema ~ "." ~ spec.name ~ " not found in the hot store; create it or fix tables." ~ spec.name ~ " in unified_config.yaml") }}
   {%- endif -%}
   {%- set names = cols | map(attribute='name') | list -%}
+  {#- Every reader of a Hive-partitioned lake (DuckDB, Spark, pyarrow) takes year, month and
+      day from the folder names, over a column of the same name in the files. -#}
+  {%- for c in names if c | lower in ('year', 'month', 'day') -%}
+    {%- if loop.first -%}
+      {{ exceptions.raise_compiler_error("table " ~ s.hot_schema ~ "." ~ spec.name ~ " has a column named '" ~ c ~ "', which the lake's year=/month=/day= folders would shadow for every reader; rename it in the hot store (e.g. ALTER TABLE " ~ spec.name ~ " RENAME COLUMN " ~ c ~ " TO " ~ spec.name ~ "_" ~ c | lower ~ ") or leave " ~ spec.name ~ " out of tables") }}
+    {%- endif -%}
+  {%- endfor -%}
   {%- for c in spec.key + [spec.time_column] + ([spec.interval_column] if spec.interval_column else []) -%}
     {%- if c not in names -%}
       {{ exceptions.raise_compiler_error("column '" ~ c ~ "' of tables." ~ spec.name ~ " is not in " ~ s.hot_schema ~ "." ~ spec.name ~ " (columns: " ~ names | join(', ') ~ "); fix tables." ~ spec.name ~ " in unified_config.yaml") }}
