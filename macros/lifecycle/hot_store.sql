@@ -87,8 +87,9 @@
 {% endmacro %}
 
 {% macro hotcold_archival_select__postgres(spec, cutoff, ordered=false) %}
+  {%- set cols = hot_table_columns(spec) -%}
   {%- set select = [] -%}
-  {%- for c in hot_table_columns(spec) -%}
+  {%- for c in cols -%}
     {#- The extension reads unbounded NUMERIC as DOUBLE and json as text: send them as exact
         text rather than round silently. -#}
     {%- if c.type in ('numeric', 'json', 'jsonb') -%}
@@ -104,7 +105,7 @@
     {#- A UNION takes its column names from its first branch, and keeps a type's modifier
         (numeric(18,6)) only where every branch has it. -#}
     {%- set nulls = [] -%}
-    {%- for c in hot_table_columns(spec) -%}
+    {%- for c in cols -%}
       {%- do nulls.append("NULL::" ~ ('text' if c.type in ('numeric', 'json', 'jsonb') else c.type) ~ " AS " ~ hotcold_q(c.name)) -%}
     {%- endfor -%}
     {%- set pg_sql = "(SELECT " ~ nulls | join(', ') ~ ", pg_current_snapshot()::text AS _hc_snapshot) UNION ALL (SELECT "
