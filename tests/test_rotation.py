@@ -4,6 +4,7 @@ each key exactly once."""
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import date, timedelta
 
@@ -222,3 +223,32 @@ def test_a_column_named_filename_rotates_verifies_and_reads_back(project):
     with hotcold.ColdStorageQueryEngine(config) as engine:
         got = engine.query("news", end=AS_OF, columns=["id", "filename"])
     assert sorted(tuple(r.values()) for r in got.to_pylist()) == sorted(lake)
+
+
+def _aging_plan(conn, hot_intervals) -> str:
+    """PostgreSQL's plan for the aging rows of market_data when it may not read the whole
+    table (a Seq Scan in it means no index can find them)."""
+    conn.execute("SET enable_seqscan = off")
+    cold = ", ".join(f"'{i}'" for i in hot_intervals)
+    return json.dumps(conn.execute(f"""EXPLAIN (FORMAT JSON) SELECT * FROM market_data
+        WHERE (ts < now() - interval '30 days' OR ("interval" IS NULL OR "interval" NOT IN ({cold})))""").fetchone()[0])
+
+
+def test_postgres_finds_rows_of_non_hot_intervals_through_an_index_that_follows_hot_intervals(pg_project):
+    config = pg_project
+    report = rotate(config, as_of=AS_OF)
+    assert "created index hotcold_aging_" in report.tables["market_data"]["steps"]["stage"]["detail"]
+    aging = "SELECT indexname FROM pg_indexes WHERE tablename = 'market_data' AND indexname LIKE 'hotcold_aging_%'"
+    with psycopg.connect(config.hot.dsn, autocommit=True) as conn:
+        first = [r[0] for r in conn.execute(aging).fetchall()]
+        assert len(first) == 1 and "Seq Scan" not in _aging_plan(conn, ["1day"])
+    # Another set of hot intervals: another predicate, so the index is replaced.
+    path = config.path
+    cfg = yaml.safe_load(path.read_text())
+    cfg["storage"]["lifecycle"]["hot_intervals"] = ["1day", "1h"]
+    path.write_text(yaml.safe_dump(cfg))
+    report = rotate(hotcold.load_config(path), as_of=AS_OF + timedelta(days=1))
+    assert f"dropped index {first[0]}" in report.tables["market_data"]["steps"]["stage"]["detail"]
+    with psycopg.connect(config.hot.dsn, autocommit=True) as conn:
+        second = [r[0] for r in conn.execute(aging).fetchall()]
+        assert len(second) == 1 and second != first and "Seq Scan" not in _aging_plan(conn, ["1day", "1h"])

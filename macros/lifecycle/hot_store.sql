@@ -142,28 +142,51 @@
   {{ return(false) }}
 {% endmacro %}
 
-{#- Daily cost must follow the rows that age out, not the table: make sure the time column
-    is indexed, and say so when hotcold creates the index. Returns a note or ''. -#}
-{% macro hot_ensure_time_index(spec) %}
-  {{ return(hot_dispatch('ensure_time_index')(spec)) }}
+{% macro hot_ensure_aging_indexes(spec) %}
+  {{ return(hot_dispatch('ensure_aging_indexes')(spec)) }}
 {% endmacro %}
 
-{% macro hotcold_ensure_time_index__postgres(spec) %}
+{#- Daily cost must follow the rows that age out, not the table. An index on the time
+    column, unless one leads with it; and, for a table with an interval column, a partial
+    index on the rows of non-hot intervals (cold_interval): without it PostgreSQL reads the
+    whole table to find them, every night, however few there are. It is named for its
+    predicate, so a change of hot_intervals replaces it. Returns a note of what changed. -#}
+{% macro hotcold_ensure_aging_indexes__postgres(spec) %}
   {%- set rel = hot_relation_pg(spec) -%}
-  {%- set n = hotcold_scalar("select * from postgres_query('hot', " ~ hotcold_lit(
-      "select count(*) from pg_index i join pg_attribute a on a.attrelid = i.indrelid and a.attnum = i.indkey[0]
-        where i.indrelid = " ~ hotcold_lit(rel) ~ "::regclass and a.attname = " ~ hotcold_lit(spec.time_column)) ~ ")") -%}
-  {%- if n == 0 -%}
-    {%- set idx = hotcold_q(spec.name ~ '_' ~ spec.time_column ~ '_hotcold_idx') -%}
-    {%- do run_query("CALL postgres_execute('hot', " ~ hotcold_lit("CREATE INDEX CONCURRENTLY IF NOT EXISTS " ~ idx ~ " ON " ~ rel ~ " (" ~ hotcold_q(spec.time_column) ~ ")") ~ ", use_transaction=false)") -%}
-    {%- set note = "created index " ~ idx ~ " on " ~ rel ~ " (" ~ spec.time_column ~ ") so archival reads only aged rows" -%}
-    {%- do log("hotcold: " ~ note, info=true) -%}
-    {{ return(note) }}
+  {%- set ts = hotcold_q(spec.time_column) -%}
+  {%- set wanted = {} -%}
+  {%- if spec.interval_column -%}
+    {%- set predicate = cold_interval(spec, hotcold_settings().hot_intervals) -%}
+    {%- do wanted.update({'hotcold_aging_' ~ local_md5(rel ~ ' ' ~ predicate)[:16]: predicate}) -%}
   {%- endif -%}
-  {{ return('') }}
+  {%- set indexes = hotcold_rows("select * from postgres_query('hot', " ~ hotcold_lit(
+      "select c.relname::text as name, a.attname::text as leading, i.indpred is not null as partial
+         from pg_index i join pg_class c on c.oid = i.indexrelid join pg_attribute a on a.attrelid = i.indrelid and a.attnum = i.indkey[0]
+        where i.indrelid = " ~ hotcold_lit(rel) ~ "::regclass") ~ ")") -%}
+  {%- set names = indexes | map(attribute='name') | list -%}
+  {%- set statements = [] -%}
+  {%- set notes = [] -%}
+  {%- if not (indexes | selectattr('leading', 'equalto', spec.time_column) | rejectattr('partial') | list) -%}
+    {%- set idx = hotcold_q(spec.name ~ '_' ~ spec.time_column ~ '_hotcold_idx') -%}
+    {%- do statements.append("CREATE INDEX CONCURRENTLY IF NOT EXISTS " ~ idx ~ " ON " ~ rel ~ " (" ~ ts ~ ")") -%}
+    {%- do notes.append("created index " ~ idx ~ " on " ~ rel ~ " (" ~ spec.time_column ~ ") so archival reads only aged rows") -%}
+  {%- endif -%}
+  {%- for name, predicate in wanted.items() if name not in names -%}
+    {%- do statements.append("CREATE INDEX CONCURRENTLY IF NOT EXISTS " ~ hotcold_q(name) ~ " ON " ~ rel ~ " (" ~ ts ~ ") WHERE " ~ predicate) -%}
+    {%- do notes.append("created index " ~ name ~ " on " ~ rel ~ " (" ~ spec.time_column ~ ") where " ~ predicate ~ " so rows of other intervals are found without reading the table") -%}
+  {%- endfor -%}
+  {%- for name in names if name.startswith('hotcold_aging_') and name not in wanted -%}
+    {%- do statements.append("DROP INDEX CONCURRENTLY IF EXISTS " ~ hotcold_q(hotcold_settings().hot_schema) ~ "." ~ hotcold_q(name)) -%}
+    {%- do notes.append("dropped index " ~ name ~ ", made for other hot_intervals") -%}
+  {%- endfor -%}
+  {%- for statement in statements -%}
+    {%- do run_query("CALL postgres_execute('hot', " ~ hotcold_lit(statement) ~ ", use_transaction=false)") -%}
+  {%- endfor -%}
+  {%- for note in notes -%}{%- do log("hotcold: " ~ note, info=true) -%}{%- endfor -%}
+  {{ return(notes | join('; ')) }}
 {% endmacro %}
 
-{% macro hotcold_ensure_time_index__duckdb(spec) %}
+{% macro hotcold_ensure_aging_indexes__duckdb(spec) %}
   {#- DuckDB's zone maps already skip row groups outside the range. -#}
   {{ return('') }}
 {% endmacro %}

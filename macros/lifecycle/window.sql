@@ -31,15 +31,22 @@
 {#- A row ages out when it is older than the window, or its interval is not a hot interval
     (a NULL interval is not a hot one). Plain SQL that PostgreSQL and DuckDB both read. -#}
 {% macro ages_out(spec, cutoff, hot_intervals) %}
-  {%- if not hot_intervals -%}
-    {{ exceptions.raise_compiler_error("ages_out: hot_intervals is empty; list at least one, e.g. ['1day']") }}
-  {%- endif -%}
   {%- set older = hotcold_q(spec.time_column) ~ ' < ' ~ hotcold_lit(cutoff) ~ '::timestamptz' -%}
   {%- if spec.interval_column -%}
-    {%- set iv = hotcold_q(spec.interval_column) -%}
-    {%- set lits = [] -%}{%- for i in hot_intervals -%}{%- do lits.append(hotcold_lit(i)) -%}{%- endfor -%}
-    ({{ older }} OR {{ iv }} IS NULL OR {{ iv }} NOT IN ({{ lits | join(', ') }}))
+    ({{ older }} OR {{ cold_interval(spec, hot_intervals) }})
   {%- else -%}
     ({{ older }})
   {%- endif -%}
+{% endmacro %}
+
+{#- The rows whose interval is not a hot one, whatever their age. The same text is the
+    predicate of the partial index hot_ensure_aging_indexes keeps on PostgreSQL, which lets it
+    find them without reading the whole table. -#}
+{% macro cold_interval(spec, hot_intervals) %}
+  {%- if not hot_intervals -%}
+    {{ exceptions.raise_compiler_error("cold_interval: hot_intervals is empty; list at least one, e.g. ['1day']") }}
+  {%- endif -%}
+  {%- set iv = hotcold_q(spec.interval_column) -%}
+  {%- set lits = [] -%}{%- for i in hot_intervals -%}{%- do lits.append(hotcold_lit(i)) -%}{%- endfor -%}
+  {{ return("(" ~ iv ~ " IS NULL OR " ~ iv ~ " NOT IN (" ~ lits | join(', ') ~ "))") }}
 {% endmacro %}
