@@ -1,14 +1,17 @@
 """Secrets and permissions: a password given in the DSN never reaches a log, status output,
-dbt's artifacts, the catalog or the lake; lake files are private unless configured."""
+dbt's artifacts, the catalog or the lake; lake files are private unless configured; a role
+that owns nothing still rotates."""
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import subprocess
 import sys
 from pathlib import Path
 
+import duckdb
 import psycopg
 import pytest
 import yaml
@@ -84,3 +87,27 @@ def test_a_bad_file_mode_is_refused_at_load(pg_project, mode):
     pg_project.path.write_text(yaml.safe_dump(cfg))
     with pytest.raises(hotcold.HotColdError, match="storage.lake.file_mode"):
         hotcold.load_config(pg_project.path)
+
+
+def test_a_role_that_does_not_own_the_table_rotates_and_is_told_which_indexes_to_ask_for(pg_project, pg_dsn, tmp_path):
+    # Least privilege: read, delete and write the hot table, own nothing.
+    user = "hc_worker_" + os.urandom(4).hex()
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(user)))
+        conn.execute(sql.SQL("GRANT SELECT, INSERT, DELETE ON ALL TABLES IN SCHEMA public TO {}; GRANT CREATE ON DATABASE {} TO {}; GRANT USAGE ON SCHEMA public TO {}").format(
+            sql.Identifier(user), sql.Identifier(conn.info.dbname), sql.Identifier(user), sql.Identifier(user)))
+        before = conn.execute("SELECT count(*) FROM market_data").fetchone()[0]
+    try:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("HOTCOLD_")}
+        env["HOTCOLD_HOT_DSN"] = make_conninfo(pg_dsn, user=user)
+        proc = cli(tmp_path, env, "rotate", "--config", str(pg_project.path), "--as-of", "2026-11-25", "--json")
+        assert proc.returncode == 0, proc.stderr[-800:]
+        stage = json.loads(proc.stdout)["tables"]["market_data"]["steps"]["stage"]
+        assert "only the owner of" in stage["detail"] and "CREATE INDEX CONCURRENTLY IF NOT EXISTS \"hotcold_aging_" in stage["detail"]
+        with psycopg.connect(pg_dsn) as conn:
+            hot = conn.execute("SELECT count(*) FROM market_data").fetchone()[0]
+        lake = duckdb.sql(f"select count(*) from read_parquet('{pg_project.lake_root}/market_data/*/*/*/*.parquet')").fetchone()[0]
+        assert hot + lake == before and lake > 0
+    finally:
+        with psycopg.connect(pg_dsn, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP OWNED BY {}; DROP ROLE {}").format(sql.Identifier(user), sql.Identifier(user)))

@@ -179,6 +179,13 @@
     {%- do statements.append("DROP INDEX CONCURRENTLY IF EXISTS " ~ hotcold_q(hotcold_settings().hot_schema) ~ "." ~ hotcold_q(name)) -%}
     {%- do notes.append("dropped index " ~ name ~ ", made for other hot_intervals") -%}
   {%- endfor -%}
+  {%- if statements and not hotcold_scalar("select * from postgres_query('hot', " ~ hotcold_lit(
+      "select pg_has_role(relowner, 'USAGE') from pg_class where oid = " ~ hotcold_lit(rel) ~ "::regclass") ~ ")") -%}
+    {#- Only the table's owner may change its indexes: the rotation still runs, at full-table cost. -#}
+    {%- set notes = ["only the owner of " ~ rel ~ " can change its indexes, and until it runs " ~ statements | join('; ')
+        ~ " a rotation may read the whole table to find the aging rows"] -%}
+    {%- set statements = [] -%}
+  {%- endif -%}
   {%- for statement in statements -%}
     {%- do run_query("CALL postgres_execute('hot', " ~ hotcold_lit(statement) ~ ", use_transaction=false)") -%}
   {%- endfor -%}
