@@ -49,7 +49,10 @@
   {{ return(gate.days) }}
 {% endmacro %}
 
-{#- Step 6 (VACUUM): the hot tables this run deleted from. -#}
+{#- Step 6 (VACUUM): the hot tables this run deleted from. Then the indexes the next run's
+    stage and delete find the aging rows by (hot_ensure_aging_indexes): built here, on the
+    hot rows alone, a first rotation of a large table does not pay to index the rows it is
+    about to delete. -#}
 {% macro hotcold_step_vacuum() %}
   {%- set run = hotcold_current_run() -%}
   {%- do hotcold_fail_point('vacuum.before') -%}
@@ -59,10 +62,10 @@
         ~ hotcold_lit(invocation_id) ~ " and table_name = " ~ hotcold_lit(spec.name)) -%}
     {%- if deleted > 0 -%}
       {%- do hot_vacuum(spec) -%}
-      {%- do hotcold_log_step('vacuum', spec.name, started, deleted, 0, 0, 'VACUUM (ANALYZE)') -%}
-    {%- else -%}
-      {%- do hotcold_log_step('vacuum', spec.name, started, 0, 0, 0, 'nothing deleted, skipped') -%}
     {%- endif -%}
+    {%- set indexed = '' if var('backfill', none) else hot_ensure_aging_indexes(spec) -%}
+    {%- set notes = ['VACUUM (ANALYZE)' if deleted > 0 else 'nothing deleted, skipped'] + ([indexed] if indexed else []) -%}
+    {%- do hotcold_log_step('vacuum', spec.name, started, deleted, 0, 0, notes | join('; ')) -%}
     {%- do adapter.commit() -%}
   {%- endfor -%}
   {%- do hotcold_fail_point('vacuum.after') -%}

@@ -31,7 +31,7 @@
     {%- if backfill -%}
       {%- set note = hotcold_stage_backfill(spec, stage, backfill) -%}
     {%- else -%}
-      {%- set note = hot_ensure_aging_indexes(spec) -%}
+      {%- set note = '' -%}
       {#- A streamed stage records the snapshot its own read used; the one-file read notes the
           store's snapshot just before it (a row written in between stays for the next run). -#}
       {%- set snapshot = none if streamed else hot_snapshot() -%}
