@@ -111,7 +111,9 @@ def test_rotation_log_has_a_line_per_step_per_table(project):
     lines = project.log_file.read_text().splitlines()
     mine = [ln for ln in lines if f"run={report.run_id}" in ln]
     steps = [re.search(r"step=(\w+)", ln).group(1) for ln in mine]
-    assert steps == ["stage", "export", "verify", "publish", "delete", "vacuum", "run"]
+    # PostgreSQL's first run also builds the index on the rows of non-hot intervals.
+    built = ["index"] if project.hot.kind == "postgres" else []
+    assert steps == ["stage", "export", "verify", "publish", "delete", "vacuum", *built, "run"]
     assert all("seconds=" in ln for ln in mine) and "outcome=ok" in mine[-1]
 
 
@@ -237,7 +239,7 @@ def _aging_plan(conn, hot_intervals) -> str:
 def test_postgres_finds_rows_of_non_hot_intervals_through_an_index_that_follows_hot_intervals(pg_project):
     config = pg_project
     report = rotate(config, as_of=AS_OF)
-    assert "created index hotcold_aging_" in report.tables["market_data"]["steps"]["vacuum"]["detail"]
+    assert "created index hotcold_aging_" in report.tables["market_data"]["steps"]["index"]["detail"]
     aging = "SELECT indexname FROM pg_indexes WHERE tablename = 'market_data' AND indexname LIKE 'hotcold_aging_%'"
     with psycopg.connect(config.hot.dsn, autocommit=True) as conn:
         first = [r[0] for r in conn.execute(aging).fetchall()]
@@ -248,7 +250,7 @@ def test_postgres_finds_rows_of_non_hot_intervals_through_an_index_that_follows_
     cfg["storage"]["lifecycle"]["hot_intervals"] = ["1day", "1h"]
     path.write_text(yaml.safe_dump(cfg))
     report = rotate(hotcold.load_config(path), as_of=AS_OF + timedelta(days=1))
-    assert f"dropped index {first[0]}" in report.tables["market_data"]["steps"]["vacuum"]["detail"]
+    assert f"dropped index {first[0]}" in report.tables["market_data"]["steps"]["index"]["detail"]
     with psycopg.connect(config.hot.dsn, autocommit=True) as conn:
         second = [r[0] for r in conn.execute(aging).fetchall()]
         assert len(second) == 1 and second != first and "Seq Scan" not in _aging_plan(conn, ["1day", "1h"])

@@ -210,7 +210,7 @@ def test_values_survive_the_trip_exactly(tmp_path, pg_dsn):
 
     report = rotate(config, as_of=AS_OF, tables=["oddities"])
     assert report.tables["oddities"]["archived_rows"] == N_AGED
-    assert "created index" in report.tables["oddities"]["steps"]["vacuum"]["detail"]
+    assert "created index" in report.tables["oddities"]["steps"]["index"]["detail"]
     with psycopg.connect(pg_dsn) as conn:
         assert conn.execute("select count(*) from oddities").fetchone()[0] == len(ODD_ROWS) - N_AGED
         assert conn.execute("select count(*) from pg_indexes where tablename = 'oddities' and indexdef like '%(ts)%'").fetchone()[0] == 1

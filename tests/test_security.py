@@ -102,8 +102,8 @@ def test_a_role_that_does_not_own_the_table_rotates_and_is_told_which_indexes_to
         env["HOTCOLD_HOT_DSN"] = make_conninfo(pg_dsn, user=user)
         proc = cli(tmp_path, env, "rotate", "--config", str(pg_project.path), "--as-of", "2026-11-25", "--json")
         assert proc.returncode == 0, proc.stderr[-800:]
-        vacuum = json.loads(proc.stdout)["tables"]["market_data"]["steps"]["vacuum"]
-        assert "only the owner of" in vacuum["detail"] and "CREATE INDEX CONCURRENTLY IF NOT EXISTS \"hotcold_aging_" in vacuum["detail"]
+        index = json.loads(proc.stdout)["tables"]["market_data"]["steps"]["index"]
+        assert "only the owner of" in index["detail"] and "CREATE INDEX CONCURRENTLY IF NOT EXISTS \"hotcold_aging_" in index["detail"]
         with psycopg.connect(pg_dsn) as conn:
             hot = conn.execute("SELECT count(*) FROM market_data").fetchone()[0]
         lake = duckdb.sql(f"select count(*) from read_parquet('{pg_project.lake_root}/market_data/*/*/*/*.parquet')").fetchone()[0]

@@ -50,9 +50,9 @@
 {% endmacro %}
 
 {#- Step 6 (VACUUM): the hot tables this run deleted from. Then the indexes the next run's
-    stage and delete find the aging rows by (hot_ensure_aging_indexes): built here, on the
-    hot rows alone, a first rotation of a large table does not pay to index the rows it is
-    about to delete. -#}
+    stage and delete find the aging rows by (hot_ensure_aging_indexes), logged as step
+    `index` when one is built: here, on the hot rows alone, a first rotation of a large table
+    does not pay to index the rows it is about to delete. -#}
 {% macro hotcold_step_vacuum() %}
   {%- set run = hotcold_current_run() -%}
   {%- do hotcold_fail_point('vacuum.before') -%}
@@ -63,9 +63,12 @@
     {%- if deleted > 0 -%}
       {%- do hot_vacuum(spec) -%}
     {%- endif -%}
+    {%- do hotcold_log_step('vacuum', spec.name, started, deleted, 0, 0, 'VACUUM (ANALYZE)' if deleted > 0 else 'nothing deleted, skipped') -%}
+    {%- set started = hotcold_now() -%}
     {%- set indexed = '' if var('backfill', none) else hot_ensure_aging_indexes(spec) -%}
-    {%- set notes = ['VACUUM (ANALYZE)' if deleted > 0 else 'nothing deleted, skipped'] + ([indexed] if indexed else []) -%}
-    {%- do hotcold_log_step('vacuum', spec.name, started, deleted, 0, 0, notes | join('; ')) -%}
+    {%- if indexed -%}
+      {%- do hotcold_log_step('index', spec.name, started, 0, 0, 0, indexed) -%}
+    {%- endif -%}
     {%- do adapter.commit() -%}
   {%- endfor -%}
   {%- do hotcold_fail_point('vacuum.after') -%}
