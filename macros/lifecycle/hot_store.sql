@@ -154,10 +154,10 @@
 {% macro hotcold_ensure_aging_indexes__postgres(spec) %}
   {%- set rel = hot_relation_pg(spec) -%}
   {%- set ts = hotcold_q(spec.time_column) -%}
-  {%- set wanted = {} -%}
+  {%- set aging = none -%}
   {%- if spec.interval_column -%}
     {%- set predicate = cold_interval(spec, hotcold_settings().hot_intervals) -%}
-    {%- do wanted.update({'hotcold_aging_' ~ local_md5(rel ~ ' ' ~ predicate)[:16]: predicate}) -%}
+    {%- set aging = 'hotcold_aging_' ~ local_md5(rel ~ ' ' ~ predicate)[:16] -%}
   {%- endif -%}
   {%- set indexes = hotcold_rows("select * from postgres_query('hot', " ~ hotcold_lit(
       "select c.relname::text as name, a.attname::text as leading, i.indpred is not null as partial
@@ -171,11 +171,11 @@
     {%- do statements.append("CREATE INDEX CONCURRENTLY IF NOT EXISTS " ~ idx ~ " ON " ~ rel ~ " (" ~ ts ~ ")") -%}
     {%- do notes.append("created index " ~ idx ~ " on " ~ rel ~ " (" ~ spec.time_column ~ ") so archival reads only aged rows") -%}
   {%- endif -%}
-  {%- for name, predicate in wanted.items() if name not in names -%}
-    {%- do statements.append("CREATE INDEX CONCURRENTLY IF NOT EXISTS " ~ hotcold_q(name) ~ " ON " ~ rel ~ " (" ~ ts ~ ") WHERE " ~ predicate) -%}
-    {%- do notes.append("created index " ~ name ~ " on " ~ rel ~ " (" ~ spec.time_column ~ ") where " ~ predicate ~ " so rows of other intervals are found without reading the table") -%}
-  {%- endfor -%}
-  {%- for name in names if name.startswith('hotcold_aging_') and name not in wanted -%}
+  {%- if aging and aging not in names -%}
+    {%- do statements.append("CREATE INDEX CONCURRENTLY IF NOT EXISTS " ~ hotcold_q(aging) ~ " ON " ~ rel ~ " (" ~ ts ~ ") WHERE " ~ predicate) -%}
+    {%- do notes.append("created index " ~ aging ~ " on " ~ rel ~ " (" ~ spec.time_column ~ ") where " ~ predicate ~ " so rows of other intervals are found without reading the table") -%}
+  {%- endif -%}
+  {%- for name in names if name.startswith('hotcold_aging_') and name != aging -%}
     {%- do statements.append("DROP INDEX CONCURRENTLY IF EXISTS " ~ hotcold_q(hotcold_settings().hot_schema) ~ "." ~ hotcold_q(name)) -%}
     {%- do notes.append("dropped index " ~ name ~ ", made for other hot_intervals") -%}
   {%- endfor -%}
