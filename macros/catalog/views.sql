@@ -52,6 +52,23 @@
   {{ return("select " ~ cols | join(', ') ~ ", cast(null as integer) as year, cast(null as integer) as month, cast(null as integer) as day where false") }}
 {% endmacro %}
 
+{#- The hot table as the lake holds it: PostgreSQL's own text for the columns the archival
+    select sends as text (hot_lake_plan), through postgres_query, when it has any (DuckDB's
+    scanner would read them its own way, or not at all: intervals, 2-D arrays); otherwise the
+    attached table, which lets DuckDB push filters down. -#}
+{% macro hot_read_exact(spec) %}
+  {%- set s = hotcold_settings() -%}
+  {%- set attached = "hot." ~ hotcold_q(s.hot_schema) ~ "." ~ hotcold_q(spec.name) -%}
+  {%- if s.hot_kind != 'postgres' -%}{{ return(attached) }}{%- endif -%}
+  {%- set plan = hot_lake_plan(spec) -%}
+  {%- set read = namespace(exact=false) -%}
+  {%- for c in plan if c.sent != hotcold_q(c.name) -%}{%- set read.exact = true -%}{%- endfor -%}
+  {%- if not read.exact -%}{{ return(attached) }}{%- endif -%}
+  {%- set sent = [] -%}
+  {%- for c in plan -%}{%- do sent.append(c.sent ~ " AS " ~ hotcold_q(c.name)) -%}{%- endfor -%}
+  {{ return("postgres_query('hot', " ~ hotcold_lit("SELECT " ~ sent | join(', ') ~ " FROM " ~ hot_relation_pg(spec)) ~ ")") }}
+{% endmacro %}
+
 {#- Hot rows cast to the lake's column types, then the lake's rows whose key is not hot. -#}
 {% macro hotcold_unified_select(spec, s, cold, hot_cols) %}
   {%- set cold_only = "select * exclude (year, month, day) from (" ~ cold ~ ")" -%}
@@ -62,7 +79,7 @@
     {%- set src = ("h." ~ hotcold_q(c.column_name)) if c.column_name in hot_names else "null" -%}
     {%- do select.append("cast(" ~ src ~ " as " ~ c.column_type ~ ") as " ~ hotcold_q(c.column_name)) -%}
   {%- endfor -%}
-  {%- set hot = "select " ~ select | join(', ') ~ " from hot." ~ hotcold_q(s.hot_schema) ~ "." ~ hotcold_q(spec.name) ~ " h" -%}
+  {%- set hot = "select " ~ select | join(', ') ~ " from " ~ hot_read_exact(spec) ~ " h" -%}
   {{ return("with h as (" ~ hot ~ ") select * from h union all by name select c.* from (" ~ cold_only ~ ") c"
       ~ " where not exists (select 1 from h where " ~ hotcold_key_match(spec.key, 'h', 'c') ~ ")") }}
 {% endmacro %}

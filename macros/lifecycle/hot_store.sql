@@ -9,9 +9,11 @@
 
 {#- Rows that age out, each with its row version: what Delete later checks so that a row
     changed after the export is never deleted. -#}
-{#- `ordered`: in time order, so each day's rows arrive together (the streamed stage); from
-    PostgreSQL with one more row, all NULL but `_hc_snapshot`: the snapshot this very
-    statement reads with, which tells the delete exactly which row versions were staged. -#}
+{#- `ordered`: in time order, so each day's rows arrive together (the streamed stage). Meta
+    rows, all NULL but `_hc_meta`, come first: the snapshot this very statement reads with
+    (which tells the delete exactly which row versions were staged; PostgreSQL only), and one
+    'fp|<day>|...' row per day: the day's fingerprint, computed by the hot store from its own
+    values (lake_types.sql), which verify compares with the lake. -#}
 {% macro hot_archival_select(spec, cutoff, ordered=false) %}
   {{ return(hot_dispatch('archival_select')(spec, cutoff, ordered)) }}
 {% endmacro %}
@@ -22,17 +24,12 @@
   {{ return(hot_dispatch('streams_days')(spec)) }}
 {% endmacro %}
 
-{#- pyarrow writes the day files: only columns of a type that travels through Arrow and reads
-    back as itself (not uuid, interval, lists...), and a time column that is a timestamp or a
-    date (the stream is cut into UTC days on it). -#}
+{#- pyarrow writes the day files: every column travels through Arrow as the lake holds it
+    (hot_lake_plan sends what would not as exact text); the stream is cut into UTC days on the
+    time column, so it must be a timestamp or a date. -#}
 {% macro hotcold_streams_days__postgres(spec) %}
-  {%- set plain = modules.re.compile("^(VARCHAR|BOOLEAN|TINYINT|SMALLINT|INTEGER|BIGINT|FLOAT|DOUBLE|DECIMAL\\(\\d+,\\s*\\d+\\)|DATE|TIMESTAMP|TIMESTAMP WITH TIME ZONE|BLOB)$") -%}
-  {%- for c in hot_lake_columns(spec) -%}
-    {%- if not plain.match(c.column_type) or (c.column_name == spec.time_column and c.column_type not in ('DATE', 'TIMESTAMP', 'TIMESTAMP WITH TIME ZONE')) -%}
-      {{ return(false) }}
-    {%- endif -%}
-  {%- endfor -%}
-  {{ return(true) }}
+  {%- set time = hot_lake_plan(spec) | selectattr('name', 'equalto', spec.time_column) | first -%}
+  {{ return(time.kind in ('timestamp', 'date')) }}
 {% endmacro %}
 
 {#- The embedded store keeps a row version column the lake must not get. -#}
@@ -43,7 +40,7 @@
 {% macro hot_lake_columns(spec) %}
   {%- set out = [] -%}
   {%- for c in hotcold_rows("describe (" ~ hot_archival_select(spec, hot_window_cutoff()) ~ ")") -%}
-    {%- if c.column_name != '_hc_version' -%}{%- do out.append(c) -%}{%- endif -%}
+    {%- if c.column_name not in ('_hc_version', '_hc_meta') -%}{%- do out.append(c) -%}{%- endif -%}
   {%- endfor -%}
   {{ return(out) }}
 {% endmacro %}
@@ -73,8 +70,13 @@
 {% endmacro %}
 
 {% macro hotcold_table_columns__postgres(spec) %}
+  {#- Also, for writing rows back (hot_write_staged): `generated` ('s' for a stored generated
+      column, PostgreSQL computes it; else ''), `identity` ('a' ALWAYS, 'd' BY DEFAULT, else '')
+      and `sequence` (the identity's or a serial column's sequence, else none). -#}
   {{ return(hotcold_rows("select * from postgres_query('hot', " ~ hotcold_lit(
-      "select a.attname::text as name, format_type(a.atttypid, a.atttypmod) as type
+      "select a.attname::text as name, format_type(a.atttypid, a.atttypmod) as type,
+              a.attgenerated::text as generated, a.attidentity::text as identity,
+              pg_get_serial_sequence(quote_ident(n.nspname) || '.' || quote_ident(c.relname), a.attname) as sequence
          from pg_attribute a join pg_class c on c.oid = a.attrelid
          join pg_namespace n on n.oid = c.relnamespace
         where n.nspname = " ~ hotcold_lit(hotcold_settings().hot_schema) ~ " and c.relname = " ~ hotcold_lit(spec.name) ~ "
@@ -82,45 +84,64 @@
 {% endmacro %}
 
 {% macro hotcold_table_columns__duckdb(spec) %}
-  {{ return(hotcold_rows("select column_name as name, data_type as type from information_schema.columns where table_catalog = 'hot' and table_schema = "
-      ~ hotcold_lit(hotcold_settings().hot_schema) ~ " and table_name = " ~ hotcold_lit(spec.name) ~ " order by ordinal_position")) }}
+  {#- The same fields as from PostgreSQL: `generated` is 'v' for a (virtual) generated column,
+      which DuckDB computes and refuses to be written; DuckDB has no identity columns, and no
+      setval for a sequence. information_schema.columns.is_generated says which, in DuckDB
+      versions that fill it in (ALWAYS/NEVER); before them (1.5) it is NULL, and a generated
+      column is one whose expression duckdb_columns() and information_schema show as its
+      column_default while DESCRIBE shows no default. -#}
+  {%- set s = hotcold_settings() -%}
+  {%- set cols = hotcold_rows("select column_name as name, data_type as type, column_default, is_generated::varchar as is_generated from information_schema.columns where table_catalog = 'hot' and table_schema = "
+      ~ hotcold_lit(s.hot_schema) ~ " and table_name = " ~ hotcold_lit(spec.name) ~ " order by ordinal_position") -%}
+  {%- set described = {} -%}
+  {%- if cols | selectattr('is_generated', 'none') | rejectattr('column_default', 'none') | list -%}
+    {%- for d in hotcold_rows("select column_name, \"default\" as shown_default from (describe hot." ~ hotcold_q(s.hot_schema) ~ "." ~ hotcold_q(spec.name) ~ ")") -%}
+      {%- do described.update({d.column_name: d.shown_default}) -%}
+    {%- endfor -%}
+  {%- endif -%}
+  {%- set out = [] -%}
+  {%- for c in cols -%}
+    {%- set generated = c.is_generated == 'ALWAYS' or (c.is_generated is none and c.column_default is not none and described.get(c.name) is none) -%}
+    {%- do out.append({'name': c.name, 'type': c.type, 'generated': 'v' if generated else '', 'identity': '', 'sequence': none}) -%}
+  {%- endfor -%}
+  {{ return(out) }}
 {% endmacro %}
 
 {% macro hotcold_archival_select__postgres(spec, cutoff, ordered=false) %}
-  {%- set cols = hot_table_columns(spec) -%}
-  {%- set select = [] -%}
-  {%- for c in cols -%}
-    {#- The extension reads unbounded NUMERIC as DOUBLE and json as text: send them as exact
-        text rather than round silently. -#}
-    {%- if c.type in ('numeric', 'json', 'jsonb') -%}
-      {%- do select.append(hotcold_q(c.name) ~ '::text AS ' ~ hotcold_q(c.name)) -%}
-    {%- else -%}
-      {%- do select.append(hotcold_q(c.name)) -%}
-    {%- endif -%}
-  {%- endfor -%}
-  {#- No row version: the snapshot this read used (noted before it, or sent with it when
-      ordered) tells the delete which row versions it saw (hotcold_pg_seen). -#}
+  {%- set plan = hot_lake_plan(spec) -%}
+  {#- No row version: the snapshot this very statement reads with tells the delete which row
+      versions it saw (hotcold_pg_seen). One statement, one snapshot: the rows, the snapshot
+      and each day's fingerprint (hotcold_pg_fingerprint_row) come from the same one, so
+      verify compares the lake with PostgreSQL's own values as they were sent. Meta rows are
+      all NULL but _hc_meta; a UNION takes its column names from its first branch, and keeps
+      a type's modifier (numeric(18,6)) only where every branch has it. -#}
   {%- set aged = " FROM " ~ hot_relation_pg(spec) ~ " WHERE " ~ ages_out(spec, cutoff, hotcold_settings().hot_intervals) -%}
-  {%- if ordered -%}
-    {#- A UNION takes its column names from its first branch, and keeps a type's modifier
-        (numeric(18,6)) only where every branch has it. -#}
-    {%- set nulls = [] -%}
-    {%- for c in cols -%}
-      {%- do nulls.append("NULL::" ~ ('text' if c.type in ('numeric', 'json', 'jsonb') else c.type) ~ " AS " ~ hotcold_q(c.name)) -%}
-    {%- endfor -%}
-    {%- set pg_sql = "(SELECT " ~ nulls | join(', ') ~ ", pg_current_snapshot()::text AS _hc_snapshot) UNION ALL (SELECT "
-        ~ select | join(', ') ~ ", NULL::text" ~ aged ~ " ORDER BY " ~ hotcold_q(spec.time_column) ~ ")" -%}
-  {%- else -%}
-    {%- set pg_sql = "SELECT " ~ select | join(', ') ~ aged -%}
-  {%- endif -%}
+  {%- set nulls = [] -%}{%- set sent = [] -%}
+  {%- for c in plan -%}
+    {%- do nulls.append("NULL::" ~ c.null_type ~ " AS " ~ hotcold_q(c.name)) -%}
+    {%- do sent.append(c.sent) -%}
+  {%- endfor -%}
+  {%- set day = hotcold_pg_day(plan, spec.time_column) -%}
+  {%- set pg_sql = "(SELECT " ~ nulls | join(', ') ~ ", pg_current_snapshot()::text AS _hc_meta)"
+      ~ " UNION ALL (SELECT " ~ nulls | join(', ') ~ ", " ~ hotcold_pg_fingerprint_row(plan, day) ~ aged ~ " GROUP BY " ~ day ~ ")"
+      ~ " UNION ALL (SELECT " ~ sent | join(', ') ~ ", NULL::text" ~ aged ~ (" ORDER BY " ~ hotcold_q(spec.time_column) if ordered else "") ~ ")" -%}
   {{ return("select * from postgres_query('hot', " ~ hotcold_lit(pg_sql) ~ ")") }}
 {% endmacro %}
 
+{#- The embedded store's rows carry their row version (a hash of the row) for the delete; its
+    fingerprint rows are computed by DuckDB from the store's own values. -#}
 {% macro hotcold_archival_select__duckdb(spec, cutoff, ordered=false) %}
   {%- set s = hotcold_settings() -%}
-  {%- do hot_table_columns(spec) -%}
-  {{ return("select t.*, hash(t) as _hc_version from hot." ~ hotcold_q(s.hot_schema) ~ "." ~ hotcold_q(spec.name)
-            ~ " t where " ~ ages_out(spec, cutoff, s.hot_intervals)) }}
+  {%- set cols = hot_table_columns(spec) -%}
+  {%- set rel = "hot." ~ hotcold_q(s.hot_schema) ~ "." ~ hotcold_q(spec.name) -%}
+  {%- set where = " where " ~ ages_out(spec, cutoff, s.hot_intervals) -%}
+  {%- set ts = hotcold_q(spec.time_column) -%}
+  {%- set parts = ["'fp|' || strftime(" ~ ts ~ ", '%Y-%m-%d') || '|' || count(*)"] -%}
+  {%- for c in cols -%}
+    {%- do parts.append("'|' || count(" ~ hotcold_q(c.name) ~ ") || '|' || coalesce((" ~ lake_fingerprint(hotcold_q(c.name), c.type) ~ ")::VARCHAR, '')") -%}
+  {%- endfor -%}
+  {{ return("select t.*, hash(t) as _hc_version, null::varchar as _hc_meta from " ~ rel ~ " t" ~ where
+            ~ " union all by name select " ~ parts | join(' || ') ~ " as _hc_meta from " ~ rel ~ where ~ " group by strftime(" ~ ts ~ ", '%Y-%m-%d')") }}
 {% endmacro %}
 
 {#- True when the hot store itself keeps the key unique and non-NULL. -#}
@@ -203,21 +224,6 @@
     survives, to be archived by the next run. -#}
 {% macro hot_delete_staged(spec, stage, run_id, expected) %}
   {{ return(hot_dispatch('delete_staged')(spec, stage, run_id, expected)) }}
-{% endmacro %}
-
-{#- The hot store's snapshot, taken just before the stage reads the aged rows: every row
-    version it can see is among the staged rows, unless deleted since. none where the store
-    has no such thing. -#}
-{% macro hot_snapshot() %}
-  {{ return(hot_dispatch('snapshot')()) }}
-{% endmacro %}
-
-{% macro hotcold_snapshot__postgres() %}
-  {{ return(hotcold_scalar("select * from postgres_query('hot', 'SELECT pg_current_snapshot()::text')")) }}
-{% endmacro %}
-
-{% macro hotcold_snapshot__duckdb() %}
-  {{ return(none) }}
 {% endmacro %}
 
 {#- Delete the staged rows. The fast way is one DELETE of the aged rows whose version the
@@ -385,7 +391,16 @@
   {{ return(hot_dispatch('write_staged')(spec, stage, run_id, cutoff)) }}
 {% endmacro %}
 
-{% macro hotcold_write_staged__postgres(spec, stage, run_id, cutoff) %}
+{% macro hotcold_write_staged__postgres(spec, stage, run_id, cutoff, trial=false) %}
+  {#- The rows fit the table as PostgreSQL defines it: a stored generated column is left out
+      of the INSERT, PostgreSQL computes it again (it is the authority for hot rows, whatever
+      the file held); an identity column takes the row's own value, which GENERATED ALWAYS
+      accepts only with OVERRIDING SYSTEM VALUE; and the sequence of an identity or serial
+      column is moved up to the largest value backfilled (never down; only with the right to
+      read and set it), so the application's next row does not take a backfilled row's id.
+      trial=true (the backfill's stage, before anything is published) runs the same DELETE
+      and INSERT and rolls them back: a row the table refuses (a CHECK, NOT NULL, a unique
+      index, a value out of range...) stops the backfill there, not after the lake changed. -#}
   {%- set s = hotcold_settings() -%}
   {%- set rel = hot_relation_pg(spec) -%}
   {%- set aged_keys = "select * from postgres_query('hot', " ~ hotcold_lit("SELECT " ~ hotcold_q_list(spec.key) ~ " FROM " ~ rel
@@ -393,24 +408,57 @@
   {%- set pending = hotcold_pg_pending(spec, "select * exclude (_hc_version, year, month, day) from " ~ stage ~ " s where not " ~ ages_out(spec, cutoff, s.hot_intervals)
       ~ " or exists (select 1 from (" ~ aged_keys ~ ") k where " ~ hotcold_key_match(spec.key, 'k', 's') ~ ")") -%}
   {%- set n = hotcold_scalar("select count(*) from hot." ~ pending) -%}
-  {%- set names = [] -%}{%- set casts = [] -%}
-  {%- for c in hot_table_columns(spec) -%}
+  {%- set cols = hot_table_columns(spec) -%}
+  {%- set names = [] -%}{%- set casts = [] -%}{%- set advance = [] -%}
+  {%- for c in cols if not c.generated -%}
     {%- do names.append(hotcold_q(c.name)) -%}
     {%- do casts.append("p." ~ hotcold_q(c.name) ~ "::" ~ c.type) -%}
+    {#- The largest value of all the backfilled rows, aged ones too: an id the lake holds is
+        taken as well (a new row with it would replace that row in the lake when it ages). -#}
+    {%- set top = hotcold_scalar("select max(" ~ hotcold_q(c.name) ~ ")::bigint from " ~ stage) if c.sequence and not trial else none -%}
+    {%- if top is not none -%}
+      {%- set seq = hotcold_lit(c.sequence) -%}
+      {%- do advance.append("IF has_sequence_privilege(" ~ seq ~ ", 'SELECT') AND has_sequence_privilege(" ~ seq ~ ", 'UPDATE') THEN
+          PERFORM setval(ps.seqrelid, " ~ top ~ ") FROM pg_sequence ps
+           WHERE ps.seqrelid = " ~ seq ~ "::regclass AND ps.seqincrement > 0 AND " ~ top ~ " <= ps.seqmax
+             AND " ~ top ~ " > coalesce(pg_sequence_last_value(ps.seqrelid), ps.seqstart - 1);
+        END IF;") -%}
+    {%- endif -%}
   {%- endfor -%}
-  {%- set written = hotcold_pg_counted(spec, run_id, 'write',
-      "DELETE FROM " ~ rel ~ " t USING " ~ pending ~ " p WHERE " ~ hotcold_key_match(spec.key, 't', 'p') ~ ";
-       INSERT INTO " ~ rel ~ " (" ~ names | join(', ') ~ ") SELECT " ~ casts | join(', ') ~ " FROM " ~ pending ~ " p;", n) -%}
+  {%- set overriding = " OVERRIDING SYSTEM VALUE" if cols | selectattr('identity', 'equalto', 'a') | list else "" -%}
+  {%- set write = "DELETE FROM " ~ rel ~ " t USING " ~ pending ~ " p WHERE " ~ hotcold_key_match(spec.key, 't', 'p') ~ ";
+       INSERT INTO " ~ rel ~ " (" ~ names | join(', ') ~ ")" ~ overriding ~ " SELECT " ~ casts | join(', ') ~ " FROM " ~ pending ~ " p;" -%}
+  {%- if trial -%}
+    {%- do adapter.execute("CALL postgres_execute('hot', " ~ hotcold_lit("DO $hc$ DECLARE hc_detail text; BEGIN " ~ write ~ "
+         RAISE EXCEPTION USING ERRCODE = 'HC002';
+       EXCEPTION WHEN SQLSTATE 'HC002' THEN NULL;
+         WHEN OTHERS THEN
+           GET STACKED DIAGNOSTICS hc_detail = PG_EXCEPTION_DETAIL;
+           RAISE EXCEPTION 'backfill: % refuses rows of the hot window: %. Nothing was published or written; fix the files or the table and re-run', "
+             ~ hotcold_lit(rel) ~ ", SQLERRM || coalesce(' (' || nullif(hc_detail, '') || ')', '');
+       END $hc$") ~ ", use_transaction=false)", auto_begin=false) -%}
+    {%- set written = none -%}
+  {%- else -%}
+    {%- set written = hotcold_pg_counted(spec, run_id, 'write', write, n, after=advance | join(' ')) -%}
+  {%- endif -%}
   {%- do adapter.execute("CALL postgres_execute('hot', " ~ hotcold_lit("DROP TABLE IF EXISTS " ~ pending) ~ ", use_transaction=false)", auto_begin=false) -%}
   {{ return(written) }}
 {% endmacro %}
 
-{% macro hotcold_write_staged__duckdb(spec, stage, run_id, cutoff) %}
+{% macro hotcold_write_staged__duckdb(spec, stage, run_id, cutoff, trial=false) %}
+  {#- A generated column is DuckDB's to compute: not written. trial=true (before anything is
+      published) binds the INSERT without running it: DuckDB cannot roll back a part of this
+      transaction, so only what the binder refuses is found this early. -#}
   {%- set s = hotcold_settings() -%}
   {%- set rel = "hot." ~ hotcold_q(s.hot_schema) ~ "." ~ hotcold_q(spec.name) -%}
-  {%- set names = hotcold_q_list(hot_table_columns(spec) | map(attribute='name') | list) -%}
-  {%- do run_query("create or replace temp table hc_pending as select " ~ names ~ " from " ~ stage ~ " s where not " ~ ages_out(spec, cutoff, s.hot_intervals)
-      ~ " or exists (select 1 from " ~ rel ~ " h where " ~ hotcold_key_match(spec.key, 'h', 's') ~ ")") -%}
+  {%- set names = hotcold_q_list(hot_table_columns(spec) | rejectattr('generated') | map(attribute='name') | list) -%}
+  {%- set rows = "select " ~ names ~ " from " ~ stage ~ " s where not " ~ ages_out(spec, cutoff, s.hot_intervals)
+      ~ " or exists (select 1 from " ~ rel ~ " h where " ~ hotcold_key_match(spec.key, 'h', 's') ~ ")" -%}
+  {%- if trial -%}
+    {%- do run_query("explain insert into " ~ rel ~ " (" ~ names ~ ") " ~ rows) -%}
+    {{ return(none) }}
+  {%- endif -%}
+  {%- do run_query("create or replace temp table hc_pending as " ~ rows) -%}
   {%- do run_query("delete from " ~ rel ~ " t using hc_pending p where " ~ hotcold_key_match(spec.key, 't', 'p')) -%}
   {%- do run_query("insert into " ~ rel ~ " (" ~ names ~ ") select " ~ names ~ " from hc_pending") -%}
   {{ return(hotcold_scalar("select count(*) from hc_pending")) }}

@@ -28,17 +28,36 @@
   {{ return(override if override is not none else hotcold_settings().hot_days) }}
 {% endmacro %}
 
-{#- A row ages out when it is older than the window, or its interval is not a hot interval
-    (a NULL interval is not a hot one). Plain SQL that PostgreSQL and DuckDB both read. -#}
+{#- A row ages out when its time falls on a day the lake can file (fileable) and it is older
+    than the window, or its interval is not a hot interval (a NULL interval is not a hot
+    one). Plain SQL that PostgreSQL and DuckDB both read; every hotcold session on PostgreSQL
+    runs in UTC, so a `timestamp without time zone` is compared as UTC wall time. -#}
 {% macro ages_out(spec, cutoff, hot_intervals) %}
   {%- set older = hotcold_q(spec.time_column) ~ ' < ' ~ hotcold_lit(cutoff) ~ '::timestamptz' -%}
   {%- if spec.interval_column -%}
-    ({{ older }} OR {{ cold_interval(spec, hot_intervals) }})
+    ({{ fileable(spec) }} AND ({{ older }} OR {{ cold_interval(spec, hot_intervals) }}))
   {%- else -%}
-    ({{ older }})
+    ({{ fileable(spec) }} AND {{ older }})
   {%- endif -%}
 {% endmacro %}
 
+{#- A time that fits a day of the lake's year=YYYY/month=MM/day=DD layout: not NULL, not
+    ±infinity, within years 1 to 9999. Rows outside it never age out: they stay in the hot
+    store, and hot_unfileable_note counts them for the run's warning and status. -#}
+{% macro fileable(spec) %}
+  {%- set ts = hotcold_q(spec.time_column) -%}
+  {{ return("(" ~ ts ~ " >= '0001-01-01 00:00:00+00'::timestamptz AND " ~ ts ~ " <= '9999-12-31 23:59:59.999999+00'::timestamptz)") }}
+{% endmacro %}
+
+{#- How many rows of the table stay in the hot store because their time fits no day (NULL,
+    ±infinity, before year 1, after 9999); found through the index on the time column (NULLs
+    and the two ends of its range). -#}
+{% macro hot_unfileable_rows(spec) %}
+  {%- set s = hotcold_settings() -%}
+  {%- set rel = hot_relation_pg(spec) if s.hot_kind == 'postgres' else "hot." ~ hotcold_q(s.hot_schema) ~ "." ~ hotcold_q(spec.name) -%}
+  {%- set sql = "SELECT count(*) FROM " ~ rel ~ " WHERE NOT coalesce(" ~ fileable(spec) ~ ", false)" -%}
+  {{ return(hotcold_scalar("select * from postgres_query('hot', " ~ hotcold_lit(sql) ~ ")" if s.hot_kind == 'postgres' else sql) or 0) }}
+{% endmacro %}
 {#- The rows whose interval is not a hot one, whatever their age. The same text is the
     predicate of the partial index hot_ensure_aging_indexes keeps on PostgreSQL, which lets it
     find them without reading the whole table. -#}

@@ -22,6 +22,11 @@
       ~ " qualify row_number() over (partition by " ~ hotcold_q_list(spec.key) ~ " order by _hc_file desc, _hc_row desc) = 1)") -%}
   {%- set n = hotcold_rows("select count(*) as rows, (select count(*) from " ~ stage ~ ") as kept from " ~ loaded)[0] -%}
   {%- do run_query("drop table " ~ loaded) -%}
+  {#- The hot store's turn comes after publish (hot_write_staged); try its write now, rolled
+      back, so that rows the hot table refuses stop the backfill before the lake changes. -#}
+  {%- if n.kept > 0 -%}
+    {%- do hot_dispatch('write_staged')(spec, stage, invocation_id, hot_window_cutoff(), trial=true) -%}
+  {%- endif -%}
   {{ return(n.rows ~ " rows from " ~ files | length ~ " files" ~ ((", " ~ (n.rows - n.kept) ~ " repeated keys replaced by their later version") if n.rows != n.kept else "")) }}
 {% endmacro %}
 

@@ -17,6 +17,7 @@
       table_name varchar, day date, path varchar, rows bigint, checksum hugeint, bytes bigint,
       run_id varchar, published_at timestamptz, primary key (table_name, day));
     create table if not exists _hotcold.stage_snapshots (run_id varchar, table_name varchar, snapshot varchar);
+    create table if not exists _hotcold.source_fingerprints (run_id varchar, table_name varchar, meta varchar);
     create table if not exists _hotcold.stage_writes (
       run_id varchar, table_name varchar, rows_sql varchar, time_column varchar, note varchar,
       started_at timestamptz, mode varchar, linked_days bigint);

@@ -31,12 +31,15 @@
     {%- if backfill -%}
       {%- set note = hotcold_stage_backfill(spec, stage, backfill) -%}
     {%- else -%}
+      {%- set unfileable = hot_unfileable_rows(spec) -%}
       {%- set note = '' -%}
-      {#- A streamed stage records the snapshot its own read used; the one-file read notes the
-          store's snapshot just before it (a row written in between stays for the next run). -#}
-      {%- set snapshot = none if streamed else hot_snapshot() -%}
-      {%- do run_query("insert into _hotcold.stage_snapshots values (" ~ hotcold_lit(invocation_id) ~ ", " ~ hotcold_lit(spec.name) ~ ", "
-          ~ (hotcold_lit(snapshot) if snapshot else "null") ~ ")") -%}
+      {%- if unfileable > 0 -%}
+        {%- set warning = unfileable ~ " rows stay in the hot store: their " ~ spec.time_column ~ " is NULL, infinite or outside years 1-9999, which no lake day can hold; fix those values to archive them" -%}
+        {%- do hotcold_log_step('unfileable', spec.name, started, unfileable, 0, 0, spec.name ~ ": " ~ warning) -%}
+      {%- endif -%}
+      {#- The read's own statement sends its snapshot and each day's fingerprint along
+          (hot_archival_select): stage_days or hotcold_stage_rows note them here. -#}
+      {%- do run_query("insert into _hotcold.stage_snapshots values (" ~ hotcold_lit(invocation_id) ~ ", " ~ hotcold_lit(spec.name) ~ ", null)") -%}
     {%- endif -%}
     {%- if streamed -%}
       {%- do hotcold_drop_stage(spec, stage) -%}
@@ -64,8 +67,17 @@
   {%- set path = hotcold_settings().stage_root ~ '/' ~ invocation_id ~ '__' ~ spec.name ~ '.parquet' -%}
   {%- do hotcold_drop_stage(spec, stage) -%}
   {%- do run_query("copy (select * from " ~ rows ~ " src) to " ~ hotcold_lit(path) ~ " (format parquet, compression snappy)") -%}
-  {%- do run_query("create view " ~ stage ~ " as select *, strftime(" ~ ts ~ ", '%Y') as year, strftime(" ~ ts ~ ", '%m') as month, strftime(" ~ ts ~ ", '%d') as day"
-      ~ " from read_parquet(" ~ hotcold_lit(path) ~ ")") -%}
+  {%- set file = "read_parquet(" ~ hotcold_lit(path) ~ ")" -%}
+  {%- set meta = '_hc_meta' in (hotcold_rows("select column_name from (describe select * from " ~ file ~ ")") | map(attribute='column_name') | list) -%}
+  {%- if meta -%}
+    {#- The hot store's meta rows (hot_archival_select): its snapshot and per-day fingerprints. -#}
+    {%- do run_query("insert into _hotcold.source_fingerprints select " ~ hotcold_lit(invocation_id) ~ ", " ~ hotcold_lit(spec.name)
+        ~ ", _hc_meta from " ~ file ~ " where _hc_meta like 'fp|%'") -%}
+    {%- do run_query("update _hotcold.stage_snapshots set snapshot = (select max(_hc_meta) from " ~ file ~ " where _hc_meta not like 'fp|%')"
+        ~ " where run_id = " ~ hotcold_lit(invocation_id) ~ " and table_name = " ~ hotcold_lit(spec.name)) -%}
+  {%- endif -%}
+  {%- do run_query("create view " ~ stage ~ " as select *" ~ (" exclude (_hc_meta)" if meta else "") ~ ", strftime(" ~ ts ~ ", '%Y') as year, strftime(" ~ ts ~ ", '%m') as month, strftime(" ~ ts ~ ", '%d') as day"
+      ~ " from " ~ file ~ (" where _hc_meta is null" if meta else "")) -%}
 {% endmacro %}
 
 {#- A run that died left its view; earlier versions kept the stage as a table. -#}

@@ -4,12 +4,13 @@
   {%- do hotcold_state_tables() -%}
   {%- set cutoff = hot_window_cutoff() -%}
   {%- do run_query("create table if not exists _hotcold.hot_status (run_id varchar, table_name varchar, cutoff timestamptz, rows bigint, bytes bigint, oldest timestamptz, newest timestamptz, aging_rows bigint, note varchar)") -%}
+  {%- do run_query("alter table _hotcold.hot_status add column if not exists unfileable_rows bigint") -%}
   {%- for spec in hotcold_selected_tables_all() -%}
     {%- set prefix = "insert into _hotcold.hot_status select " ~ hotcold_lit(invocation_id) ~ ", " ~ hotcold_lit(spec.name) ~ ", " ~ hotcold_lit(cutoff) ~ "::timestamptz, " -%}
     {%- if hot_dispatch('table_columns')(spec) -%}
-      {%- do run_query(prefix ~ "sum(rows), max(table_bytes), min(oldest), max(newest), sum(aged_rows), '' from (" ~ hot_dispatch('interval_stats')(spec, cutoff) ~ ")") -%}
+      {%- do run_query(prefix ~ "sum(rows), max(table_bytes), min(oldest), max(newest), sum(aged_rows), '', " ~ hot_unfileable_rows(spec) ~ " from (" ~ hot_dispatch('interval_stats')(spec, cutoff) ~ ")") -%}
     {%- else -%}
-      {%- do run_query(prefix ~ "null, null, null, null, null, 'not in the hot store'") -%}
+      {%- do run_query(prefix ~ "null, null, null, null, null, 'not in the hot store', null") -%}
     {%- endif -%}
   {%- endfor -%}
   {%- do adapter.commit() -%}

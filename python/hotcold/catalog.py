@@ -14,7 +14,7 @@ from . import dbt_runner
 from .config import Config, redact_dsn
 from .duckdb_ext import postgres_extension_file
 from .errors import HotColdError, StepFailed
-from .hot_store import attach_hot
+from .hot_store import attach_hot, session_dsn
 from .lake import table_has_files
 
 log = logging.getLogger("hotcold")
@@ -96,8 +96,10 @@ def attach_sql(config: Config) -> list[str]:
     hot = config.hot
     if hot.kind == "duckdb":
         return [f"ATTACH '{_lit(str(hot.path))}' AS hot (READ_ONLY);"]
-    shown = redact_dsn(hot.dsn or "")
-    note = "  -- password removed: export PGPASSWORD" if shown != hot.dsn else ""
+    # With hotcold's session settings (UTC...): the unified views read exact text the same way.
+    dsn = session_dsn(hot.dsn or "")
+    shown = redact_dsn(dsn)
+    note = "  -- password removed: export PGPASSWORD" if shown != dsn else ""
     return [
         f"INSTALL '{_lit(str(postgres_extension_file()))}';  -- offline, from the duckdb-extension-postgres-scanner wheel",
         "LOAD postgres;",

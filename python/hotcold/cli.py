@@ -147,6 +147,9 @@ def status(config: Optional[Path] = ConfigOpt, as_of: Optional[str] = AsOfOpt, j
             f"{r['outcome']} {r['started_at'][:16]}" if r else "never",
         )
     out.print(t)
+    for name, s in st["tables"].items():
+        if s["hot"].get("unfileable_rows"):
+            out.print(f"[yellow]warning:[/yellow] {name}: {s['hot']['unfileable_rows']:,} rows never age out: their time is NULL, infinite or outside years 1-9999; fix them to archive them", highlight=False)
 
 
 @app.command()
@@ -508,6 +511,8 @@ def _print_report(report) -> None:
     out.print(t)
     for note in report.notes:
         out.print(f"note: {escape(note)}", highlight=False)
+    for warning in getattr(report, "warnings", []):
+        out.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False)
 
 
 def _n(v) -> str:

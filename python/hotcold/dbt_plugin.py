@@ -13,7 +13,7 @@ from typing import Any
 from dbt.adapters.duckdb.plugins import BasePlugin
 
 from . import config as config_mod
-from . import faults
+from . import faults, fingerprint, pg_hash
 from .hot_store import attach_hot
 from .lake import private_dirs, stage_root, staging_root
 from .lock import RotationLock, held_by_this_process
@@ -41,6 +41,9 @@ class Plugin(BasePlugin):
         # DuckDB draws its progress bar on stdout, where `rotate --json` writes its report.
         conn.execute("SET enable_progress_bar = false")
         faults.register(conn)
+        # verify computes PostgreSQL's hash functions over the lake's values (lake_types.sql).
+        pg_hash.register(conn)
+        fingerprint.register(conn)
         attach_hot(conn, self.config)
         write_settings(conn, self.config)
 

@@ -1,14 +1,19 @@
 """Named fail points, so tests can crash a rotation at an exact step boundary.
 
-Armed with HOTCOLD_FAIL_AT=<name>[:kill|:kill@SECONDS]. `raise` (the default) fails the step
-like any error; `kill` SIGKILLs the process on the spot, as a power cut or the OOM killer
+Armed with HOTCOLD_FAIL_AT=<name>[:kill|:kill@SECONDS|:bug|:bare]. `raise` (the default) fails
+the step like any error; `kill` SIGKILLs the process on the spot, as a power cut or the OOM killer
 would; `kill@0.2` lets the step go on and kills the process 0.2 s later, in the middle of
-whatever it is doing (a COPY, say). Macros reach the same points through the DuckDB function
+whatever it is doing (a COPY, say). `bug` and `bare` raise what hotcold did not foresee (a
+library's error, a bug) rather than a HotColdError: a ValueError whose message runs over
+several lines, and an OverflowError with no message at all, so tests can see such an error
+still reach the user with its cause. Macros reach the same points through the DuckDB function
 `hotcold_fail_point(name)` that the dbt plugin registers. The points, in step order:
 stage.before, stage.after, export.before_copy, export.after_copy (verify is next),
 export.after_verify, publish.before_replace, publish.between_days, publish.after,
 delete.before, delete.in_transaction (raise only: inside PostgreSQL's transaction),
 delete.after, vacuum.before, vacuum.after, record.before, record.after.
+stage.change_value is not a crash: armed (any action), the streamed stage changes one value
+of the first rows PostgreSQL sent, as a faulty layer would, and verify must refuse the run.
 In-process callers (tests simulating a concurrent writer) can also hang a function on a
 point with `on(name, fn)`. Unarmed, a fail point is one dictionary lookup.
 """
@@ -50,6 +55,10 @@ def fail_point(name: str) -> None:
         timer.daemon = True
         timer.start()
         return
+    if action == "bug":
+        raise ValueError(f"fail point {name} raised a plain ValueError (HOTCOLD_FAIL_AT)\n  its message goes on over\n  more lines")
+    if action == "bare":
+        raise OverflowError()
     raise HotColdError(f"fail point {name} was armed (HOTCOLD_FAIL_AT)", "unset HOTCOLD_FAIL_AT")
 
 

@@ -9,11 +9,38 @@ from .duckdb_ext import load_postgres
 from .errors import HotColdError
 
 
+# Every session hotcold opens on PostgreSQL reads and writes time, numbers and text in one
+# meaning, whatever the server's or the database's defaults: UTC (so `timestamp without time
+# zone` is UTC wall time in the cutoff, the day files and every query), ISO dates, the
+# shortest exact float text, hex bytea and C money. Values sent as exact text (see the
+# archival select) are only exact if every session renders them alike.
+SESSION_SETTINGS = {
+    "TimeZone": "UTC",
+    "DateStyle": "ISO, YMD",
+    "IntervalStyle": "postgres",
+    "extra_float_digits": "1",
+    "bytea_output": "hex",
+    "lc_monetary": "C",
+}
+
+
+def session_dsn(dsn: str) -> str:
+    """`dsn` (libpq keywords or a postgresql:// URL) with SESSION_SETTINGS added to its
+    `options`, after any the user gave (a later -c wins in PostgreSQL, so ours hold). The
+    config checked the DSN when it loaded, so it parses here."""
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    params = conninfo_to_dict(dsn)
+    ours = " ".join(f"-c {name}={value.replace(' ', '')}" for name, value in SESSION_SETTINGS.items())
+    params["options"] = f"{params.get('options') or ''} {ours}".strip()
+    return make_conninfo(**params)
+
+
 def connect_pg(config: Config, autocommit: bool = False):
     import psycopg
 
     try:
-        return psycopg.connect(config.hot.dsn, autocommit=autocommit, connect_timeout=10)
+        return psycopg.connect(session_dsn(config.hot.dsn), autocommit=autocommit, connect_timeout=10)
     except psycopg.OperationalError as exc:
         reason = " ".join(str(exc).split()) or type(exc).__name__
         raise HotColdError(
@@ -30,7 +57,7 @@ def attach_hot(conn: duckdb.DuckDBPyConnection, config: Config, read_only: bool 
         # A ctid-range scan reads the whole table to archive one day; a plain query uses the
         # index on the time column instead (DESIGN.md, measured facts).
         conn.execute("SET pg_use_ctid_scan = false")
-        target, options = hot.dsn, "TYPE postgres"
+        target, options = session_dsn(hot.dsn), "TYPE postgres"
     else:
         hot.path.parent.mkdir(parents=True, exist_ok=True)
         target, options = str(hot.path), "TYPE duckdb"

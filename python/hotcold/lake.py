@@ -21,7 +21,8 @@ def day_dir(root: Path, table: str, day: date) -> Path:
 
 
 def day_file(root: Path, table: str, day: date) -> Path:
-    return day_dir(root, table, day) / f"{table}_{day:%Y%m%d}.parquet"
+    # Not strftime's %Y: it does not pad years before 1000 on every platform.
+    return day_dir(root, table, day) / f"{table}_{day.year:04d}{day.month:02d}{day.day:02d}.parquet"
 
 
 # read_parquet's column naming each row's file (`filename = '_hc_file'`): a user's column may be
@@ -39,6 +40,61 @@ def checksum_expr(columns: list[str]) -> str:
     """A day's order-independent checksum over `columns`, as DuckDB SQL: the twin of the
     macro hotcold_checksum, which export records and verify re-computes."""
     return "sum(hash(row(" + ", ".join('"' + c.replace('"', '""') + '"' for c in columns) + "))::hugeint)"
+
+
+def lake_schema(root: Path, table: str):
+    """The Arrow schema of every day file of `table` together (pyarrow.Schema): the union of
+    their columns, each with the widest type a file gives it, then year, month and day (int32)
+    as Hive readers add them. A table whose hot columns changed over time has day files with
+    different columns; pyarrow.dataset takes its schema from one file unless given this one:
+    `ds.dataset(root / table, partitioning="hive", schema=lake_schema(root, table))`.
+    Reads the files' footers only. Raises FileNotFoundError when the table has no day file."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    files = sorted((Path(root) / table).glob("year=*/month=*/day=*/*.parquet"))
+    if not files:
+        raise FileNotFoundError(f"no day files of {table} under {root}")
+    schema = pa.unify_schemas([pq.read_schema(f) for f in files], promote_options="permissive")
+    return pa.schema([*schema, *(pa.field(p, pa.int32()) for p in ("year", "month", "day"))])
+
+
+def columns_path(lake_root: Path, table: str) -> Path:
+    return Path(lake_root).parent / "_hotcold" / "columns" / f"{table}.json"
+
+
+def record_columns(conn, lake_root: Path, table: str) -> dict[str, str]:
+    """Write, for readers, the union of the columns of all of `table`'s day files ({name:
+    DuckDB type}, in first-seen order) with the generation it was read at; returns it.
+    `conn`: a DuckDB connection. Reading every footer costs about 60 ms for 1,300 day files,
+    which a query should not pay each time it opens the lake: writers pay it once per change."""
+    import json
+
+    files = sorted(str(p) for p in (Path(lake_root) / table).glob("year=*/month=*/day=*/*.parquet"))
+    columns = {}
+    if files:
+        columns = dict(conn.execute("select column_name, column_type from (describe select * from read_parquet(?, union_by_name = true, hive_partitioning = false))", [files]).fetchall())
+    path = columns_path(lake_root, table)
+    private_dirs(path.parent)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps({"generation": generation(lake_root, table), "columns": columns}))
+    os.replace(tmp, path)
+    return columns
+
+
+def recorded_columns(lake_root: Path, table: str) -> dict[str, str] | None:
+    """The union of `table`'s day file columns as record_columns wrote it, or None when it is
+    missing or was written at another generation than the lake's now (then read the files)."""
+    import json
+
+    try:
+        record = json.loads(columns_path(lake_root, table).read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+    current = generation(lake_root, table)
+    if current is None or current.startswith(CHANGING) or record.get("generation") != current:
+        return None
+    return record.get("columns") or None
 
 
 def lit(path) -> str:

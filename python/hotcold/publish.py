@@ -13,7 +13,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from .errors import StepFailed
-from .lake import checksum_expr, day_file, lit, store_for
+from .lake import checksum_expr, day_file, lit, record_columns, store_for
 from .faults import fail_point
 from .progress import emit
 
@@ -77,6 +77,8 @@ def publish_run(session):
         [now, run_id],
     )
     session.unregister("hc_published")
+    for table in sorted({r[0] for r in days}):
+        record_columns(session, lake_root, table)
     fail_point("publish.after")
     session.execute(
         "insert into _hotcold.step_log select ?, 'publish', table_name, sum(rows), count(*), sum(bytes), ?, ?, '' from _hotcold.export_days where run_id = ? group by table_name",
@@ -150,6 +152,8 @@ def withdraw_vanished(session):
                                 [rows, checksum, path.stat().st_size, run_id, table, day])
             withdrawn += gone
         session.execute(f"drop table {vanished}")
+        if days:
+            record_columns(session, lake_root, table)
         if withdrawn:
             session.execute("insert into _hotcold.step_log values (?, 'reconcile', ?, ?, ?, 0, ?, ?, ?)",
                             [run_id, table, withdrawn, len(days), started, datetime.now(timezone.utc), f"{withdrawn} rows deleted from the hot store while archived were withdrawn from the lake"])

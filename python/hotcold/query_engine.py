@@ -24,7 +24,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from . import history
+from . import history, lake
 from .config import Config
 from .lake import FILE_COLUMN, day_of_file_sql, iter_day_files, lit
 from .query_sql import Builder, QueryError, Request, Sql, symbols_arg, where_arg
@@ -129,16 +129,24 @@ class ColdStorageQueryEngine:
         )
 
     def schema(self, table: str, plan: LakePlan | None = None) -> dict[str, str]:
-        """Column name -> DuckDB type of the table's lake files (the newest file in the plan,
-        else the newest in the lake)."""
+        """Column name -> DuckDB type of the table's lake files: the union of every day file's
+        columns (a column added or dropped in the hot store over time is in some days only;
+        NULL in the others), as the last writer recorded it (lake.record_columns), else read
+        from the plan's files (or the newest file in the lake)."""
         spec = self.config.table(table)
-        sample = _newest(plan) if plan and plan.files else _newest_in_lake(self.config.lake_root, spec.name)
-        if sample is None:
-            raise QueryError(f"the lake holds no {spec.name} files yet", "run `hotcold rotate` (or a backfill) first; recent rows are in the hot store (StorageRouter, hotcold query --tier auto)")
-        key = (str(sample[0]), sample[1])
+        recorded = lake.recorded_columns(self.config.lake_root, spec.name)
+        if recorded:
+            return recorded
+        files = [str(p) for p in plan.files] if plan and plan.files else []
+        if not files:
+            newest = _newest_in_lake(self.config.lake_root, spec.name)
+            if newest is None:
+                raise QueryError(f"the lake holds no {spec.name} files yet", "run `hotcold rotate` (or a backfill) first; recent rows are in the hot store (StorageRouter, hotcold query --tier auto)")
+            files = [str(newest[0])]
+        key = (tuple(files), plan.version if plan and plan.files else None)
         if key not in self._schemas:
             cur = self._con.cursor()
-            described = cur.execute("DESCRIBE SELECT * FROM read_parquet($f, hive_partitioning = false)", {"f": str(sample[0])}).fetchall()
+            described = cur.execute("DESCRIBE SELECT * FROM read_parquet($f, union_by_name = true, hive_partitioning = false)", {"f": files}).fetchall()
             self._schemas[key] = {row[0]: row[1] for row in described}
         return self._schemas[key]
 
@@ -306,11 +314,6 @@ def _execute(cur: duckdb.DuckDBPyConnection, text: str, params: dict) -> duckdb.
         return cur.execute(text, params)
     except duckdb.Error as exc:
         raise QueryError(f"query failed: {str(exc).splitlines()[0]}", "check the columns, filters and values asked for") from None
-
-
-def _newest(plan: LakePlan):
-    path, mtime, _ = plan.version[-1]
-    return Path(path), mtime
 
 
 def _newest_in_lake(root: Path, table: str):

@@ -29,6 +29,7 @@ class RotationReport:
     cutoff: datetime | None
     tables: dict[str, dict] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # rows left behind that the user should fix
     history_index: list[dict] = field(default_factory=list)  # what catching the index up did, per table
 
     def to_dict(self) -> dict:
@@ -39,6 +40,7 @@ class RotationReport:
             "cutoff": self.cutoff.isoformat() if self.cutoff else None,
             "tables": self.tables,
             "notes": self.notes,
+            "warnings": self.warnings,
             "history_index": self.history_index,
         }
 
@@ -135,6 +137,8 @@ def _report(config: Config, run_id: str, day: date) -> RotationReport:
                            "from _hotcold.step_log where run_id = ? order by started_at", [run_id])
     report = RotationReport(run_id, False, day, run["cutoff"])
     for s in steps:
+        if s["step"] == "unfileable":
+            report.warnings.append(s["detail"])
         t = report.tables.setdefault(s["table_name"], {"steps": {}})
         t["steps"][s["step"]] = {k: s[k] for k in ("rows", "days", "bytes", "seconds", "detail")}
     for t in report.tables.values():
@@ -144,6 +148,7 @@ def _report(config: Config, run_id: str, day: date) -> RotationReport:
         t["written_to_hot"] = st.get("hot_write", {}).get("rows", 0)
         t["lake_days"] = st.get("publish", {}).get("days", 0)
         t["lake_bytes"] = st.get("publish", {}).get("bytes", 0)
+        t["unfileable_rows"] = st.pop("unfileable", {}).get("rows", 0)
     return report
 
 

@@ -18,6 +18,7 @@ import duckdb
 import pyarrow as pa
 
 from .config import Config
+from . import lake_types
 from .hot_store import attach_hot
 from .lake import table_has_files
 from .query_engine import ColdStorageQueryEngine, LakePlan
@@ -133,18 +134,19 @@ class StorageRouter:
         return f"hot.{q(self.config.hot.schema)}.{q(table)}"
 
     def _hot_rows(self, spec, rng) -> str:
-        """The hot rows as a relation. DuckDB's scanner reads unbounded NUMERIC as DOUBLE and
-        would round; a table with such columns (or json) is read through postgres_query with
-        those columns as exact text, as the archival select sends them to the lake, and the
-        time range in PostgreSQL's WHERE so its index still serves the range."""
+        """The hot rows as a relation, each column as the lake holds it (lake_types): a table
+        with a column the lake keeps as exact text (unbounded numeric, interval, json, arrays...,
+        or a domain) is read through postgres_query with PostgreSQL's own text of those columns,
+        and the time range in PostgreSQL's WHERE so its index still serves the range; DuckDB's
+        scanner would read them its own way (or round unbounded numeric to DOUBLE)."""
         relation = self._hot_relation(spec.name)
         if self.config.hot.kind != "postgres":
             return relation
-        types = self._hot_types(spec.name)
-        inexact = {c for c, t in types.items() if t in ("numeric", "json", "jsonb")}
-        if not inexact:
+        columns = self._hot_columns(spec.name)
+        sent = [lake_types.sent_expression(*c) for c in columns]
+        if all(s == q(c[0]) for s, c in zip(sent, columns)):
             return relation
-        cols = ", ".join(f"{q(c)}::text AS {q(c)}" if c in inexact else q(c) for c in types)
+        cols = ", ".join(f"{s} AS {q(c[0])}" for s, c in zip(sent, columns))
         ts = q(spec.time_column)
         where = []
         if rng.start:
@@ -154,10 +156,9 @@ class StorageRouter:
         text = f"SELECT {cols} FROM {q(self.config.hot.schema)}.{q(spec.name)}" + (" WHERE " + " AND ".join(where) if where else "")
         return "postgres_query('hot', '" + text.replace("'", "''") + "')"
 
-    def _hot_types(self, table: str) -> dict[str, str]:
-        text = ("SELECT a.attname::text, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a WHERE a.attrelid = "
-                f"'{q(self.config.hot.schema)}.{q(table)}'::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum")
-        return dict(self._con().execute("SELECT * FROM postgres_query('hot', $sql)", {"sql": text}).fetchall())
+    def _hot_columns(self, table: str) -> list[tuple[str, str, str]]:
+        rel = "'" + f"{q(self.config.hot.schema)}.{q(table)}".replace("'", "''") + "'"
+        return self._con().execute("SELECT * FROM postgres_query('hot', $sql)", {"sql": lake_types.COLUMNS_SQL.format(rel=rel)}).fetchall()
 
     def _hot_exists(self, table: str) -> bool:
         found = self._con().execute(

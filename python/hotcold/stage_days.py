@@ -7,10 +7,11 @@ hold yet needs no merge, so its stage file is also its export: it is hard-linked
 staging folder, and export copies only the days that merge with an existing lake file. Verify
 then reads every staged file back as before.
 
-Which tables stream is the stage macro's choice (hot_streams_days): a table with a column of a
-type pyarrow cannot write as DuckDB would read it back, or a time column that is not a
-timestamp or date, is staged to one file by DuckDB instead (as from the embedded hot store and
-in backfills) and cut into days by export.
+Which tables stream is the stage macro's choice (hot_streams_days): a table whose time column
+is not a timestamp or date is staged to one file by DuckDB instead (as from the embedded hot
+store and in backfills) and cut into days by export. The statement also sends PostgreSQL's
+snapshot and its fingerprint of each day (hot_archival_select), noted here for the delete and
+for verify.
 """
 
 from __future__ import annotations
@@ -27,11 +28,12 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from .errors import StepFailed
-from .faults import fail_point
+from .faults import armed, fail_point
 from .lake import day_dir, day_file, lit
 from .publish import current_run_id
 
-SNAPSHOT = "_hc_snapshot"  # the extra row and column of the ordered select (hot_archival_select)
+META = "_hc_meta"  # the meta rows and column of the archival select (hot_archival_select)
+FINGERPRINT = "fp|"  # a meta row holding one day's fingerprint; the other holds the snapshot
 BATCH_ROWS = 122_880
 QUEUE_BATCHES = 4  # batches in flight between the reading and the writing thread: memory stays flat
 CODECS = {"uncompressed": "none", "lz4_raw": "lz4"}
@@ -49,12 +51,16 @@ def stage_run(session):
         view = f'_hotcold."stage__{table}"'
         reader = session.execute(f"select * from ({rows_sql}) src").to_arrow_reader(BATCH_ROWS)
         try:
-            written, snapshot = _write_days(reader, time_column, folder, table, codec)
+            written, snapshot, fingerprints = _write_days(reader, time_column, folder, table, codec)
         except OSError as exc:  # pyarrow's IO errors are OSErrors: a full disk, a lost folder
             raise StepFailed(f"could not write the stage of {table} to {folder}: {exc}", "free space or fix the folder, then re-run; nothing was published or deleted") from None
         # The read's own snapshot: every row version it could see was staged, so the delete
         # takes exactly those (hotcold_pg_seen).
         session.execute("update _hotcold.stage_snapshots set snapshot = ? where run_id = ? and table_name = ?", [snapshot, run_id, table])
+        # PostgreSQL's own fingerprint of each day, from the same statement: what verify
+        # compares the lake with.
+        if fingerprints:
+            session.executemany("insert into _hotcold.source_fingerprints values (?, ?, ?)", [[run_id, table, f] for f in fingerprints])
         _create_view(session, view, folder, written, rows_sql)
         _check_read_back(session, folder, written)
         linked = _link_new_days(written, Path(lake_root), Path(staging_root) / f"{run_id}__{table}", table)
@@ -66,10 +72,10 @@ def stage_run(session):
     return session.sql(f"select * from _hotcold.step_log where run_id = '{run_id}' and step = 'stage'")
 
 
-def _write_days(reader: pa.RecordBatchReader, time_column: str, folder: Path, table: str, codec: str) -> tuple[dict[date, list], str | None]:
+def _write_days(reader: pa.RecordBatchReader, time_column: str, folder: Path, table: str, codec: str) -> tuple[dict[date, list], str | None, list[str]]:
     """Cut the ordered stream into day files: {day: [(path, rows), ...]} (more than one file
-    for a day only if its rows did not arrive together), and the snapshot the statement sent
-    along (its `_hc_snapshot` row), if it did."""
+    for a day only if its rows did not arrive together), the snapshot the statement sent
+    along, and its per-day fingerprint rows ('fp|...'), from its `_hc_meta` rows."""
     batches: queue.Queue = queue.Queue(QUEUE_BATCHES)
     failure: list[BaseException] = []
 
@@ -85,14 +91,21 @@ def _write_days(reader: pa.RecordBatchReader, time_column: str, folder: Path, ta
     reading = threading.Thread(target=read, name="hotcold-stage-read", daemon=True)
     reading.start()
     written: dict[date, list] = {}
-    writer, current, snapshot = None, None, None
+    writer, current, snapshot, fingerprints = None, None, None, []
     try:
         while (batch := batches.get()) is not None:
-            if SNAPSHOT in batch.schema.names:
-                snapshot = _snapshot(batch) or snapshot
-                batch = batch.filter(pc.is_null(batch.column(SNAPSHOT))).drop_columns([SNAPSHOT])
+            if META in batch.schema.names:
+                for meta in pc.drop_null(batch.column(META)).to_pylist():
+                    if meta.startswith(FINGERPRINT):
+                        fingerprints.append(meta)
+                    else:
+                        snapshot = meta
+                batch = batch.filter(pc.is_null(batch.column(META))).drop_columns([META])
                 if batch.num_rows == 0:
                     continue
+            batch = _utc(batch)
+            if armed("stage.change_value"):
+                batch = _change_one_value(batch)
             for day, part in _split_by_day(batch, time_column):
                 if day != current:
                     if writer:
@@ -116,14 +129,40 @@ def _write_days(reader: pa.RecordBatchReader, time_column: str, folder: Path, ta
         reading.join()
     if failure:
         raise failure[0]
-    return written, snapshot
+    return written, snapshot, fingerprints
 
 
-def _snapshot(batch: pa.RecordBatch) -> str | None:
-    column = batch.column(SNAPSHOT)
-    if column.null_count == len(column):
-        return None
-    return pc.drop_null(column)[0].as_py()
+def _utc(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """Every zoned timestamp annotated "UTC": DuckDB hands Arrow its session's zone name
+    (Etc/UTC on some machines), which would make this day file's schema differ from the ones
+    DuckDB's own writer makes, and pyarrow refuses to unify the two. The instants are the same."""
+    fields = [pa.field(f.name, pa.timestamp(f.type.unit, "UTC"), f.nullable, f.metadata)
+              if pa.types.is_timestamp(f.type) and f.type.tz is not None and f.type.tz != "UTC" else f for f in batch.schema]
+    if all(f is g for f, g in zip(fields, batch.schema)):
+        return batch
+    return pa.RecordBatch.from_arrays([c.view(f.type) if pa.types.is_timestamp(f.type) else c for c, f in zip(batch.columns, fields)], schema=pa.schema(fields, batch.schema.metadata))
+
+
+def _change_one_value(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """The fail point stage.change_value: change one value of the first row after PostgreSQL
+    sent it (the last non-key numeric or text column), as a faulty layer would. Verify must
+    refuse the run; nothing may be published or deleted."""
+    for i in reversed(range(batch.num_columns)):
+        column = batch.column(i)
+        if column.null_count == len(column):
+            continue
+        if pa.types.is_floating(column.type) or pa.types.is_integer(column.type):
+            changed = pc.add(column.slice(0, 1), pa.scalar(1, column.type))
+        elif pa.types.is_decimal(column.type):
+            changed = pc.cast(pc.add(column.slice(0, 1), pa.scalar(1)), column.type)
+        elif pa.types.is_string(column.type):
+            changed = pc.binary_join_element_wise(column.slice(0, 1), pa.array(["x"]), "")
+        else:
+            continue
+        arrays = list(batch.columns)
+        arrays[i] = pa.concat_arrays([changed.cast(column.type), column.slice(1)])
+        return pa.RecordBatch.from_arrays(arrays, schema=batch.schema)
+    return batch
 
 
 def _dictionary_columns(schema: pa.Schema) -> list[str] | bool:
@@ -166,7 +205,7 @@ def _create_view(session, view: str, folder: Path, written: dict, rows_sql: str)
                         " hive_partitioning = true, hive_types = {'year': VARCHAR, 'month': VARCHAR, 'day': VARCHAR})")
     else:
         # Nothing aged: an empty stage with the table's columns.
-        session.execute(f"create or replace view {view} as select * exclude ({SNAPSHOT}), '' as year, '' as month, '' as day"
+        session.execute(f"create or replace view {view} as select * exclude ({META}), '' as year, '' as month, '' as day"
                         f" from ({rows_sql}) src where false")
 
 

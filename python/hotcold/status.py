@@ -29,6 +29,9 @@ def archival_status(config: Config, as_of: str | date | None = None) -> dict:
                 "oldest": _iso(h.get("oldest")),
                 "newest": _iso(h.get("newest")),
                 "rows_waiting_to_age_out": h.get("aging_rows"),
+                # Rows whose time fits no lake day (NULL, ±infinity, outside years 1-9999):
+                # they never age out until someone fixes them.
+                "unfileable_rows": h.get("unfileable_rows"),
                 "note": h.get("note") or None,
             },
             "lake": {

@@ -1,0 +1,131 @@
+{#- What each hot column becomes in the lake, and the fingerprint both sides compute of it.
+
+    A column reaches the lake either as itself (its type travels exactly through the postgres
+    scanner, Arrow and Parquet) or as PostgreSQL's own text of the value (exact as text:
+    `value::text::<type>` gives the value back). Every session hotcold opens on PostgreSQL
+    renders text alike (hot_store.SESSION_SETTINGS: UTC, ISO dates, shortest exact floats).
+
+    The fingerprint of a day is, per column, the count of non-NULL values and a sum that
+    PostgreSQL computes from its own values in the very statement that sends the rows (so in
+    the stage's snapshot), and that DuckDB computes again from the lake's files:
+      bool, integers           sum of the values
+      numeric(p,s), p <= 38    sum of the values (NaN or Infinity: refused by verify, by name)
+      float4, float8           sum of hashfloat4/hashfloat8 (PostgreSQL's own hash of the
+                               8 bytes of the double; hotcold.pg_hash computes it on the lake)
+      text and all text-sent   sum of hashtext of the text (hotcold.pg_hash again)
+      bytea                    sum of hashtext of its hex
+      date                     sum of days since 1970-01-01 (±infinity: ±10^12)
+      timestamp(tz)            sum of microseconds since 1970-01-01 UTC (±infinity: ±10^20)
+    Sums are order-independent, so a merge, a re-encoding or a row order changes nothing;
+    a changed, lost or added value changes its column's count or sum. -#}
+
+{#- PostgreSQL base types (after domains) that travel as themselves, with their kind. -#}
+{% macro hotcold_native_kind(base) %}
+  {%- set m = modules.re.match('^numeric\\((\\d+),(\\d+)\\)$', base) -%}
+  {%- if m -%}{{ return('decimal' if m.group(1) | int <= 38 else none) }}{%- endif -%}
+  {%- if base in ('boolean',) -%}{{ return('bool') }}{%- endif -%}
+  {%- if base in ('smallint', 'integer', 'bigint') -%}{{ return('int') }}{%- endif -%}
+  {%- if base == 'real' -%}{{ return('float4') }}{%- endif -%}
+  {%- if base == 'double precision' -%}{{ return('float8') }}{%- endif -%}
+  {%- if base == 'text' or base.startswith('character varying') -%}{{ return('text') }}{%- endif -%}
+  {%- if base == 'bytea' -%}{{ return('bytes') }}{%- endif -%}
+  {%- if base == 'date' -%}{{ return('date') }}{%- endif -%}
+  {%- if modules.re.match('^timestamp(\\(\\d\\))? with(out)? time zone$', base) -%}{{ return('timestamp') }}{%- endif -%}
+  {{ return(none) }}
+{% endmacro %}
+
+{#- [{name, type, base, sent, null_type, kind, pg_fp}] for the hot table's columns, in order:
+    `sent` is the select expression that sends it, `null_type` the type of a NULL of the same
+    shape (for the meta rows of the archival select), `pg_fp` PostgreSQL's fingerprint sum. -#}
+{% macro hot_lake_plan(spec) %}
+  {%- do hot_table_columns(spec) -%}
+  {%- set rel = hot_relation_pg(spec) -%}
+  {%- set cols = hotcold_rows("select * from postgres_query('hot', " ~ hotcold_lit(
+      "WITH RECURSIVE base AS (
+         SELECT a.attnum, a.atttypid AS typ, a.atttypmod AS mod, 0 AS depth FROM pg_attribute a
+          WHERE a.attrelid = " ~ hotcold_lit(rel) ~ "::regclass AND a.attnum > 0 AND NOT a.attisdropped
+         UNION ALL
+         SELECT b.attnum, t.typbasetype, t.typtypmod, b.depth + 1 FROM base b JOIN pg_type t ON t.oid = b.typ WHERE t.typtype = 'd')
+       SELECT a.attname::text AS name, format_type(a.atttypid, a.atttypmod) AS type,
+              (SELECT format_type(b.typ, b.mod) FROM base b WHERE b.attnum = a.attnum ORDER BY b.depth DESC LIMIT 1) AS base
+         FROM pg_attribute a WHERE a.attrelid = " ~ hotcold_lit(rel) ~ "::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum") ~ ")") -%}
+  {%- set out = [] -%}
+  {%- for c in cols -%}
+    {%- set q = hotcold_q(c.name) -%}
+    {%- set kind = hotcold_native_kind(c.base) -%}
+    {%- if kind -%}
+      {#- A domain reads as VARCHAR through the scanner: send its base type. -#}
+      {%- set sent = q if c.type == c.base else q ~ '::' ~ c.base -%}
+      {%- set null_type = c.base -%}
+    {%- else -%}
+      {%- set kind = 'text' -%}
+      {%- set sent = q ~ '::text' -%}
+      {%- set null_type = 'text' -%}
+    {%- endif -%}
+    {%- do c.update({'sent': sent, 'null_type': null_type, 'kind': kind, 'pg_fp': hotcold_pg_fingerprint(kind, q, sent)}) -%}
+    {%- do out.append(c) -%}
+  {%- endfor -%}
+  {{ return(out) }}
+{% endmacro %}
+
+{% macro hotcold_pg_fingerprint(kind, q, sent) %}
+  {%- if kind in ('bool',) -%}{{ return("sum(" ~ q ~ "::int)") }}
+  {%- elif kind in ('int', 'decimal') -%}{{ return("sum(" ~ sent ~ ")") }}
+  {%- elif kind == 'float4' -%}{{ return("sum(hashfloat4(" ~ q ~ "))") }}
+  {%- elif kind == 'float8' -%}{{ return("sum(hashfloat8(" ~ q ~ "))") }}
+  {%- elif kind == 'bytes' -%}{{ return("sum(hashtext(encode(" ~ q ~ ", 'hex')))") }}
+  {%- elif kind == 'date' -%}
+    {{ return("sum(CASE WHEN isfinite(" ~ sent ~ ") THEN (" ~ sent ~ " - DATE '1970-01-01')::numeric WHEN " ~ sent ~ " > DATE '1970-01-01' THEN 1e12 ELSE -1e12 END)") }}
+  {%- elif kind == 'timestamp' -%}
+    {#- extract(epoch) of a timestamp without time zone is its wall time read as UTC. -#}
+    {{ return("sum(CASE WHEN isfinite(" ~ sent ~ ") THEN extract(epoch FROM " ~ sent ~ ") * 1000000 WHEN " ~ sent ~ " > 'epoch' THEN 1e20 ELSE -1e20 END)") }}
+  {%- else -%}{{ return("sum(hashtext(" ~ sent ~ " COLLATE \"C\"))") }}
+  {%- endif -%}
+{% endmacro %}
+
+{#- DuckDB's fingerprint sum of lake column `q` of DuckDB type `type`, as DECIMAL(38, scale)
+    (scale 0 but for DECIMAL columns), to compare with PostgreSQL's. -#}
+{% macro lake_fingerprint(q, type) %}
+  {%- set t = type | upper -%}
+  {%- set m = modules.re.match('^DECIMAL\\((\\d+),\\s*(\\d+)\\)$', t) -%}
+  {%- if m -%}{{ return("sum(" ~ q ~ ")::DECIMAL(38, " ~ m.group(2) ~ ")") }}
+  {%- elif t == 'BOOLEAN' -%}{%- set s = "sum(" ~ q ~ "::INTEGER)" -%}
+  {%- elif t in ('TINYINT', 'SMALLINT', 'INTEGER', 'BIGINT', 'UTINYINT', 'USMALLINT', 'UINTEGER', 'UBIGINT', 'HUGEINT') -%}{%- set s = "sum(" ~ q ~ "::HUGEINT)" -%}
+  {%- elif t == 'FLOAT' -%}{%- set s = "sum(hc_pg_hashfloat4(" ~ q ~ "))" -%}
+  {%- elif t == 'DOUBLE' -%}{%- set s = "sum(hc_pg_hashfloat8(" ~ q ~ "))" -%}
+  {%- elif t == 'VARCHAR' -%}{%- set s = "sum(hc_pg_hashtext(" ~ q ~ "))" -%}
+  {%- elif t == 'BLOB' -%}{%- set s = "sum(hc_pg_hashtext(lower(hex(" ~ q ~ "))))" -%}
+  {%- elif t == 'DATE' -%}
+    {%- set s = "sum(CASE WHEN isfinite(" ~ q ~ ") THEN (" ~ q ~ " - DATE '1970-01-01')::HUGEINT WHEN " ~ q ~ " > DATE '1970-01-01' THEN 1000000000000::HUGEINT ELSE -1000000000000::HUGEINT END)" -%}
+  {%- elif t.startswith('TIMESTAMP') -%}
+    {%- set s = "sum(CASE WHEN isfinite(" ~ q ~ ") THEN epoch_us(" ~ q ~ ")::HUGEINT WHEN " ~ q ~ " > TIMESTAMP '1970-01-01' THEN 100000000000000000000::HUGEINT ELSE -100000000000000000000::HUGEINT END)" -%}
+  {%- else -%}{%- set s = "sum(hc_pg_hashtext(" ~ q ~ "::VARCHAR))" -%}
+  {%- endif -%}
+  {{ return(s ~ "::DECIMAL(38, 0)") }}
+{% endmacro %}
+
+{#- The scale lake_fingerprint compares a column of DuckDB type `type` at. -#}
+{% macro lake_fingerprint_scale(type) %}
+  {%- set m = modules.re.match('^DECIMAL\\((\\d+),\\s*(\\d+)\\)$', type | upper) -%}
+  {{ return(m.group(2) | int if m else 0) }}
+{% endmacro %}
+
+{#- The PostgreSQL text of one meta row per day: 'fp|<day>|<rows>|<count>|<sum>|...', one
+    count and sum per column of `plan`, in order. Built with || (no argument limit, unlike
+    json_build_array), from aggregates only, so it costs one pass over the aged rows. -#}
+{% macro hotcold_pg_fingerprint_row(plan, day_expr) %}
+  {%- set parts = ["'fp|' || " ~ day_expr ~ " || '|' || count(*)"] -%}
+  {%- for c in plan -%}
+    {%- do parts.append("'|' || count(" ~ hotcold_q(c.name) ~ ") || '|' || coalesce((" ~ c.pg_fp ~ ")::text, '')") -%}
+  {%- endfor -%}
+  {{ return(parts | join(' || ')) }}
+{% endmacro %}
+
+{#- The UTC day of a row as 'YYYY-MM-DD', in PostgreSQL, for the time column's base type. -#}
+{% macro hotcold_pg_day(plan, time_column) %}
+  {%- set c = (plan | selectattr('name', 'equalto', time_column) | list)[0] -%}
+  {%- set q = hotcold_q(c.name) -%}
+  {%- if 'with time zone' in c.base -%}{{ return("to_char(" ~ q ~ " AT TIME ZONE 'UTC', 'YYYY-MM-DD')") }}
+  {%- else -%}{{ return("to_char(" ~ q ~ ", 'YYYY-MM-DD')") }}
+  {%- endif -%}
+{% endmacro %}
