@@ -121,12 +121,12 @@ def readers(config, table):
     yield "pyarrow.parquet", pa.concat_tables([pq.read_table(f) for f in files], promote_options="permissive")
     yield "pyarrow.dataset", ds.dataset(str(root), format="parquet", partitioning="hive", schema=hotcold.lake_schema(config, table)).to_table()
     with duckdb.connect() as con:
-        yield "duckdb read_parquet", con.execute("select * from read_parquet(?, union_by_name = true)", [files]).fetch_arrow_table()
-    catalog.build(config)
+        yield "duckdb read_parquet", con.execute("select * from read_parquet(?, union_by_name = true)", [files]).to_arrow_table()
+    # Built by the rotations themselves: when a table's first day arrives and when its columns change.
     con = catalog.open_catalog(config)
     try:
-        yield "cold view", con.execute(f"select * from cold.{table}").fetch_arrow_table()
-        yield "unified view", con.execute(f"select * from unified.{table}").fetch_arrow_table()
+        yield "cold view", con.execute(f"select * from cold.{table}").to_arrow_table()
+        yield "unified view", con.execute(f"select * from unified.{table}").to_arrow_table()
     finally:
         con.close()
     yield "ColdStorageQueryEngine", hotcold.ColdStorageQueryEngine(config).query(table)
@@ -222,12 +222,26 @@ def test_times_that_fit_no_day_stay_hot_with_a_warning(tmp_path, pg_dsn, time_ty
                                           "events/year=2026/month=11/day=24/events_20261124.parquet"]
 
 
-@pytest.mark.parametrize("zone", ["Asia/Tokyo", "America/New_York"])
-def test_timestamp_without_time_zone_is_utc_wall_time_whatever_the_database_zone(tmp_path, pg_dsn, zone):
+@pytest.fixture
+def server_zone(pg_dsn):
+    """Set the whole server's TimeZone (postgresql.conf, by ALTER SYSTEM) for one test."""
+    def set_zone(zone):
+        with psycopg.connect(pg_dsn, autocommit=True) as conn:
+            conn.execute(f"ALTER SYSTEM SET TimeZone = '{zone}'" if zone else "ALTER SYSTEM RESET TimeZone")
+            conn.execute("SELECT pg_reload_conf()")
+    yield set_zone
+    set_zone(None)
+
+
+@pytest.mark.parametrize("level, zone", [("database", "Asia/Tokyo"), ("database", "America/New_York"), ("server", "Asia/Tokyo")])
+def test_timestamp_without_time_zone_is_utc_wall_time_whatever_the_database_zone(tmp_path, pg_dsn, server_zone, level, zone):
     config = kinds_config(tmp_path, pg_dsn, "ticks", {"time_column": "ts", "key": ["id"]})
     dbname = psycopg.conninfo.conninfo_to_dict(pg_dsn)["dbname"]
+    if level == "server":
+        server_zone(zone)
     with psycopg.connect(pg_dsn, autocommit=True) as conn:
-        conn.execute(f"ALTER DATABASE \"{dbname}\" SET TimeZone = '{zone}'")
+        if level == "database":
+            conn.execute(f"ALTER DATABASE \"{dbname}\" SET TimeZone = '{zone}'")
         conn.execute("CREATE TABLE ticks (id int PRIMARY KEY, ts timestamp NOT NULL, at timestamptz, px float8)")
         # The cutoff is 2026-10-26 00:00 UTC; row 2 is 30 minutes inside the window in UTC
         # wall time, which the server's own zone would place before it.
@@ -278,7 +292,13 @@ def test_schema_changes_keep_every_archived_value_and_every_reader_sees_the_unio
     assert ("A", "10.123400", 5, "first", None, None) in rows and ("B", "20.500000", 6, "second", None, None) in rows
     assert ("A", "11.000000", 7, "third", None, None) in rows
     assert ("L101", "1.500000", 1, None, "XNYS", None) in rows and ("L103", "1.500000", 1, None, None, "XNYS") in rows
-    assert len(rows) == 7 and hotcold.verify(config, deep=True).ok
+    report = hotcold.verify(config, deep=True)
+    assert len(rows) == 7 and report.ok
+    # verify's schema history, by day: the day the late rows rewrote holds every column; the
+    # next day was archived before any change and keeps its own.
+    history = report.tables["bars"]["schema_history"]
+    assert [h["days"] for h in history] == [1, 1] and set(history[1]["dropped"]) == {"venue", "exchange"}
+    assert history[1]["retyped"] == {"close": "DECIMAL(18,6) -> DECIMAL(12,4)", "qty": "BIGINT -> INTEGER"}
     # Every reader sees the union of columns, NULL where a day has none.
     for reader, arrow in readers(config, "bars"):
         assert {"note", "venue", "exchange", "close", "qty"} <= set(arrow.column_names), reader

@@ -264,3 +264,26 @@ def test_duckdb_nulls_and_reregistration():
         assert [d[1] for d in conn.execute("DESCRIBE SELECT hc_pg_hashtext('a') AS h").fetchall()] == ["INTEGER"]
     finally:
         conn.close()
+
+
+def test_hashint8_and_timestamp_hash_match_postgres(pg_dsn):
+    """timestamp_hash of the lake's timestamps (microseconds since 1970, DuckDB's ±infinity)
+    equals PostgreSQL's of the same values (since 2000, its own ±infinity)."""
+    import duckdb
+    import psycopg
+    import pyarrow as pa
+
+    from hotcold import pg_hash
+
+    ints = [0, 1, -1, 2**31, -(2**31) - 1, 2**63 - 1, -(2**63), 123456789012, -987654321098765]
+    stamps = ["2000-01-01 00:00:00.000001", "1970-01-01", "1901-12-13 20:45:52", "2400-02-29 23:59:59.999999", "0001-01-01",
+              "9999-12-31 23:59:59.999999", "infinity", "-infinity", "1999-12-31 23:59:59.999999"]
+    with psycopg.connect(pg_dsn, options="-c TimeZone=UTC") as conn:
+        want_ints = [conn.execute("select hashint8(%s::bigint)", [v]).fetchone()[0] for v in ints]
+        want_ts = [conn.execute("select timestamp_hash(%s::timestamp)", [v]).fetchone()[0] for v in stamps]
+    assert pg_hash.hashint8(pa.array(ints + [None], pa.int64())).to_pylist() == want_ints + [None]
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    pg_hash.register(con)
+    got = [con.execute("select hc_pg_timestamp_hash(?::TIMESTAMP), hc_pg_timestamptz_hash(?::TIMESTAMPTZ)", [v, v]).fetchone() for v in stamps]
+    assert [g[0] for g in got] == want_ts and [g[1] for g in got] == want_ts

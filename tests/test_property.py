@@ -125,6 +125,25 @@ class Lifecycle(RuleBasedStateMachine):
         finally:
             del os.environ["HOTCOLD_FAIL_AT"]
 
+    @rule(change=st.sampled_from(["add", "drop", "rename", "widen"]))
+    def alter_table(self, change):
+        """The user's own schema changes between rotations: archived values must survive every
+        one (the lake keeps a dropped or renamed column in the days that held it)."""
+        self.n += 1
+        with psycopg.connect(self.dsn, autocommit=True) as conn:
+            extras = [r[0] for r in conn.execute("select attname::text from pg_attribute where attrelid = 'market_data'::regclass"
+                                                 " and attnum > 0 and not attisdropped and attname like 'extra%' order by attnum")]
+            if change == "add" or not extras:
+                conn.execute(f"alter table market_data add column extra_{self.n} text default 'v{self.n}'")
+            elif change == "drop":
+                conn.execute(f"alter table market_data drop column {extras[0]}")
+            elif change == "rename":
+                conn.execute(f"alter table market_data rename column {extras[0]} to extra_{self.n}")
+            else:
+                conn.execute(f"alter table market_data add column extra_{self.n} int default {self.n}")
+                conn.execute(f"alter table market_data alter column extra_{self.n} type bigint")
+        TALLY["property: schema changes"] += 1
+
     @rule(rows=st.lists(keys, min_size=1, max_size=6), archive=st.booleans())
     def backfill(self, rows, archive):
         path = self.dir / f"bf_{self.n}.csv"
@@ -132,9 +151,12 @@ class Lifecycle(RuleBasedStateMachine):
         for s, iv, back in rows:
             key = (s, iv, self._ts(iv, back))
             new[key] = self._value()
+        with psycopg.connect(self.dsn) as conn:
+            extras = [r[0] for r in conn.execute("select attname::text from pg_attribute where attrelid = 'market_data'::regclass"
+                                                 " and attnum > 4 and not attisdropped order by attnum")]
         for key, value in new.items():
-            lines.append(f"{key[0]},{key[1]},{key[2].isoformat()},{value}\n")
-        path.write_text(HEADER + "".join(lines))
+            lines.append(f"{key[0]},{key[1]},{key[2].isoformat()},{value}" + "," * len(extras) + "\n")
+        path.write_text(HEADER.strip() + "".join("," + e for e in extras) + "\n" + "".join(lines))
         hotcold.backfill(self.config, "market_data", [path], as_of=self.as_of, archive=archive)
         self.truth.update(new)
 

@@ -412,7 +412,10 @@
   {%- set names = [] -%}{%- set casts = [] -%}{%- set advance = [] -%}
   {%- for c in cols if not c.generated -%}
     {%- do names.append(hotcold_q(c.name)) -%}
-    {%- do casts.append("p." ~ hotcold_q(c.name) ~ "::" ~ c.type) -%}
+    {#- No explicit cast: an explicit ::varchar(5) (or char(n), bit(n)) cuts a longer value
+        without a word, where the INSERT's own assignment cast refuses it, which the trial
+        write turns into a refusal before anything is published. -#}
+    {%- do casts.append("p." ~ hotcold_q(c.name)) -%}
     {#- The largest value of all the backfilled rows, aged ones too: an id the lake holds is
         taken as well (a new row with it would replace that row in the lake when it ages). -#}
     {%- set top = hotcold_scalar("select max(" ~ hotcold_q(c.name) ~ ")::bigint from " ~ stage) if c.sequence and not trial else none -%}

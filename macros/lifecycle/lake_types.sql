@@ -15,7 +15,8 @@
       text and all text-sent   sum of hashtext of the text (hotcold.pg_hash again)
       bytea                    sum of hashtext of its hex
       date                     sum of days since 1970-01-01 (±infinity: ±10^12)
-      timestamp(tz)            sum of microseconds since 1970-01-01 UTC (±infinity: ±10^20)
+      timestamp(tz)            sum of timestamp_hash (PostgreSQL's hash of the stored
+                               microseconds; hotcold.pg_hash again)
     Sums are order-independent, so a merge, a re-encoding or a row order changes nothing;
     a changed, lost or added value changes its column's count or sum. -#}
 
@@ -77,8 +78,9 @@
   {%- elif kind == 'date' -%}
     {{ return("sum(CASE WHEN isfinite(" ~ sent ~ ") THEN (" ~ sent ~ " - DATE '1970-01-01')::numeric WHEN " ~ sent ~ " > DATE '1970-01-01' THEN 1e12 ELSE -1e12 END)") }}
   {%- elif kind == 'timestamp' -%}
-    {#- extract(epoch) of a timestamp without time zone is its wall time read as UTC. -#}
-    {{ return("sum(CASE WHEN isfinite(" ~ sent ~ ") THEN extract(epoch FROM " ~ sent ~ ") * 1000000 WHEN " ~ sent ~ " > 'epoch' THEN 1e20 ELSE -1e20 END)") }}
+    {#- The hash of the stored microseconds (±infinity included): a third of the cost of
+        extract(epoch). A timestamptz cast to timestamp in a UTC session keeps them. -#}
+    {{ return("sum(timestamp_hash((" ~ sent ~ ")::timestamp))") }}
   {%- else -%}{{ return("sum(hashtext(" ~ sent ~ " COLLATE \"C\"))") }}
   {%- endif -%}
 {% endmacro %}
@@ -97,8 +99,8 @@
   {%- elif t == 'BLOB' -%}{%- set s = "sum(hc_pg_hashtext(lower(hex(" ~ q ~ "))))" -%}
   {%- elif t == 'DATE' -%}
     {%- set s = "sum(CASE WHEN isfinite(" ~ q ~ ") THEN (" ~ q ~ " - DATE '1970-01-01')::HUGEINT WHEN " ~ q ~ " > DATE '1970-01-01' THEN 1000000000000::HUGEINT ELSE -1000000000000::HUGEINT END)" -%}
-  {%- elif t.startswith('TIMESTAMP') -%}
-    {%- set s = "sum(CASE WHEN isfinite(" ~ q ~ ") THEN epoch_us(" ~ q ~ ")::HUGEINT WHEN " ~ q ~ " > TIMESTAMP '1970-01-01' THEN 100000000000000000000::HUGEINT ELSE -100000000000000000000::HUGEINT END)" -%}
+  {%- elif t == 'TIMESTAMP' -%}{%- set s = "sum(hc_pg_timestamp_hash(" ~ q ~ "))" -%}
+  {%- elif t == 'TIMESTAMP WITH TIME ZONE' -%}{%- set s = "sum(hc_pg_timestamptz_hash(" ~ q ~ "))" -%}
   {%- else -%}{%- set s = "sum(hc_pg_hashtext(" ~ q ~ "::VARCHAR))" -%}
   {%- endif -%}
   {{ return(s ~ "::DECIMAL(38, 0)") }}
@@ -114,18 +116,20 @@
     count and sum per column of `plan`, in order. Built with || (no argument limit, unlike
     json_build_array), from aggregates only, so it costs one pass over the aged rows. -#}
 {% macro hotcold_pg_fingerprint_row(plan, day_expr) %}
-  {%- set parts = ["'fp|' || " ~ day_expr ~ " || '|' || count(*)"] -%}
+  {%- set parts = ["'fp|' || to_char(" ~ day_expr ~ ", 'YYYY-MM-DD') || '|' || count(*)"] -%}
   {%- for c in plan -%}
     {%- do parts.append("'|' || count(" ~ hotcold_q(c.name) ~ ") || '|' || coalesce((" ~ c.pg_fp ~ ")::text, '')") -%}
   {%- endfor -%}
   {{ return(parts | join(' || ')) }}
 {% endmacro %}
 
-{#- The UTC day of a row as 'YYYY-MM-DD', in PostgreSQL, for the time column's base type. -#}
+{#- The UTC day of a row, in PostgreSQL, for the time column's base type: what the meta rows
+    group by (a date: grouping by its text instead cost a to_char per row, 60% of a scan). -#}
 {% macro hotcold_pg_day(plan, time_column) %}
   {%- set c = (plan | selectattr('name', 'equalto', time_column) | list)[0] -%}
   {%- set q = hotcold_q(c.name) -%}
-  {%- if 'with time zone' in c.base -%}{{ return("to_char(" ~ q ~ " AT TIME ZONE 'UTC', 'YYYY-MM-DD')") }}
-  {%- else -%}{{ return("to_char(" ~ q ~ ", 'YYYY-MM-DD')") }}
+  {%- if 'with time zone' in c.base -%}{{ return("(" ~ q ~ " AT TIME ZONE 'UTC')::date") }}
+  {%- elif c.base == 'date' -%}{{ return(q) }}
+  {%- else -%}{{ return(q ~ "::date") }}
   {%- endif -%}
 {% endmacro %}

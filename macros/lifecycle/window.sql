@@ -46,8 +46,11 @@
     store, and hot_unfileable_note counts them for the run's warning and status. -#}
 {% macro fileable(spec) %}
   {%- set ts = hotcold_q(spec.time_column) -%}
-  {{ return("(" ~ ts ~ " >= '0001-01-01 00:00:00+00'::timestamptz AND " ~ ts ~ " <= '9999-12-31 23:59:59.999999+00'::timestamptz)") }}
+  {{ return("(" ~ ts ~ " >= " ~ hotcold_first_day_sql() ~ " AND " ~ ts ~ " <= " ~ hotcold_last_time_sql() ~ ")") }}
 {% endmacro %}
+
+{% macro hotcold_first_day_sql() %}{{ return("'0001-01-01 00:00:00+00'::timestamptz") }}{% endmacro %}
+{% macro hotcold_last_time_sql() %}{{ return("'9999-12-31 23:59:59.999999+00'::timestamptz") }}{% endmacro %}
 
 {#- How many rows of the table stay in the hot store because their time fits no day (NULL,
     ±infinity, before year 1, after 9999); found through the index on the time column (NULLs
@@ -55,7 +58,9 @@
 {% macro hot_unfileable_rows(spec) %}
   {%- set s = hotcold_settings() -%}
   {%- set rel = hot_relation_pg(spec) if s.hot_kind == 'postgres' else "hot." ~ hotcold_q(s.hot_schema) ~ "." ~ hotcold_q(spec.name) -%}
-  {%- set sql = "SELECT count(*) FROM " ~ rel ~ " WHERE NOT coalesce(" ~ fileable(spec) ~ ", false)" -%}
+  {%- set ts = hotcold_q(spec.time_column) -%}
+  {#- Spelled out rather than NOT (fileable): each branch is an index condition. -#}
+  {%- set sql = "SELECT count(*) FROM " ~ rel ~ " WHERE " ~ ts ~ " IS NULL OR " ~ ts ~ " < " ~ hotcold_first_day_sql() ~ " OR " ~ ts ~ " > " ~ hotcold_last_time_sql() -%}
   {{ return(hotcold_scalar("select * from postgres_query('hot', " ~ hotcold_lit(sql) ~ ")" if s.hot_kind == 'postgres' else sql) or 0) }}
 {% endmacro %}
 {#- The rows whose interval is not a hot one, whatever their age. The same text is the

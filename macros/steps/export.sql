@@ -140,7 +140,7 @@
   {%- set items = ["{'c': '*', 'n': count(*), 's': 0::HUGEINT, 'raw': null::VARCHAR}"] -%}
   {%- set hashed = {} -%}
   {%- for c in columns -%}
-    {%- if files and c.type in ('DOUBLE', 'FLOAT', 'VARCHAR') -%}
+    {%- if files and c.type in ('DOUBLE', 'FLOAT', 'VARCHAR', 'TIMESTAMP', 'TIMESTAMP WITH TIME ZONE') -%}
       {%- do hashed.update({c.name: c.type}) -%}
     {%- else -%}
       {%- set q = hotcold_q(c.name) -%}

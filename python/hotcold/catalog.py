@@ -15,7 +15,7 @@ from .config import Config, redact_dsn
 from .duckdb_ext import postgres_extension_file
 from .errors import HotColdError, StepFailed
 from .hot_store import attach_hot, session_dsn
-from .lake import table_has_files
+from .lake import recorded_columns, table_has_files
 
 log = logging.getLogger("hotcold")
 PLACEHOLDER = "hotcold: placeholder"
@@ -35,7 +35,9 @@ def build(config: Config) -> None:
 
 
 def stale_tables(config: Config) -> list[str] | None:
-    """Tables whose view is missing or a placeholder although the lake now has their files.
+    """Tables whose view is missing or a placeholder although the lake now has their files,
+    or whose columns are not the lake's any more (the hot table's columns changed: the lake's
+    record of them, lake.recorded_columns, differs from the view's).
     None when the catalog cannot be read right now (held open read-write elsewhere)."""
     wanted = [name for name in config.tables if table_has_files(config.lake_root, name)]
     if not config.catalog_path.exists():
@@ -46,9 +48,20 @@ def stale_tables(config: Config) -> list[str] | None:
         return None
     try:
         views = dict(con.execute("select view_name, coalesce(comment, '') from duckdb_views() where schema_name = 'cold'").fetchall())
+        columns: dict[str, dict] = {}
+        for view, column, type_ in con.execute("select table_name, column_name, data_type from duckdb_columns() where schema_name = 'cold'").fetchall():
+            columns.setdefault(view, {})[column] = type_
     finally:
         con.close()
-    return [t for t in wanted if t not in views or views[t].startswith(PLACEHOLDER)]
+
+    def changed(table: str) -> bool:
+        lake_columns = recorded_columns(config.lake_root, table)
+        if lake_columns is None:
+            return False
+        shown = {c: t for c, t in columns.get(table, {}).items() if c not in ("year", "month", "day")}
+        return shown != lake_columns
+
+    return [t for t in wanted if t not in views or views[t].startswith(PLACEHOLDER) or changed(t)]
 
 
 def refresh_if_stale(config: Config) -> str | None:

@@ -344,6 +344,10 @@ def verify(
         for name, s in report.tables.items():
             t.add_row(name, _n(s["files"]), _n(s["rows"]), _n(s["days_recorded"]), _n(sum(p.table == name for p in report.problems)))
         out.print(t)
+        for name, s in report.tables.items():
+            for h in s["schema_history"][1:]:
+                changes = [f"+{c}" for c in h["added"]] + [f"-{c}" for c in h["dropped"]] + [f"{c} {t}" for c, t in h["retyped"].items()]
+                out.print(f"{name}: columns changed from {h['first_day']}: {escape(', '.join(changes))}", highlight=False, soft_wrap=True)
         for p in report.problems:
             out.print(f"{p.table} {p.day or ''} {p.path or ''}: {escape(p.problem)}", highlight=False, soft_wrap=True)
     if not report.ok:

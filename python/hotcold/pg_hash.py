@@ -348,16 +348,68 @@ def hashfloat4(values) -> pa.Int32Array:
     return _floats(values, True, "hashfloat4")
 
 
+_SEED4 = np.uint32((_INIT + 4) & 0xFFFFFFFF)  # hash_bytes_uint32: one 4-byte word
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+# PostgreSQL counts timestamps in microseconds from 2000-01-01, the lake from 1970-01-01.
+_PG_EPOCH_US = 946_684_800_000_000
+
+
+def hashint8(values) -> pa.Int32Array:
+    """PostgreSQL's ``hashint8(x)``: n int64 in, n int32 out (hashfunc.c: the high word folded
+    into the low one, its complement for negatives, then hash_bytes_uint32 of that word)."""
+    if isinstance(values, pa.ChunkedArray):
+        return pa.concat_arrays([hashint8(c) for c in values.chunks]) if values.num_chunks else pa.array([], pa.int32())
+    raw = np.frombuffer(values.buffers()[1], dtype=np.int64)[values.offset: values.offset + len(values)]
+    return _int32_result(_hash_int64(raw), values)
+
+
+def _hash_int64(raw: np.ndarray) -> np.ndarray:
+    lo = (raw & 0xFFFFFFFF).astype(np.uint32)
+    hi = (raw >> 32).astype(np.uint32)  # arithmetic shift, as C's on int64
+    lo ^= np.where(raw >= 0, hi, ~hi)
+    out = np.empty(len(raw), np.uint32)
+    for start in range(0, len(raw), _CHUNK):
+        k = lo[start:start + _CHUNK]
+        a = k + _SEED4
+        b = np.full(len(k), _SEED4, np.uint32)
+        c = np.full(len(k), _SEED4, np.uint32)
+        t, u = np.empty(len(k), np.uint32), np.empty(len(k), np.uint32)
+        _final(a, b, c, t, u)
+        out[start:start + len(k)] = c
+    return out
+
+
+def timestamp_hash(values) -> pa.Int32Array:
+    """PostgreSQL's ``timestamp_hash(x)`` (hashint8 of its microseconds since 2000) of Arrow
+    timestamps as the lake holds them (since 1970, any unit, with or without zone: the instant
+    for a zoned one, the UTC wall time for a plain one, both what PostgreSQL stores). DuckDB's
+    ±infinity (the int64 maximum and its negation) become PostgreSQL's (the maximum and the
+    minimum)."""
+    if isinstance(values, pa.ChunkedArray):
+        return pa.concat_arrays([timestamp_hash(c) for c in values.chunks]) if values.num_chunks else pa.array([], pa.int32())
+    unit = values.type.unit
+    raw = np.frombuffer(values.buffers()[1], dtype=np.int64)[values.offset: values.offset + len(values)]
+    finite = (raw != _INT64_MAX) & (raw != -_INT64_MAX) & (raw != _INT64_MIN)
+    with np.errstate(over="ignore"):
+        scaled = {"s": raw * 1_000_000, "ms": raw * 1_000, "us": raw, "ns": raw // 1_000}[unit]
+        pg = np.where(finite, scaled - _PG_EPOCH_US, np.where(raw > 0, _INT64_MAX, _INT64_MIN)).astype(np.int64)
+    return _int32_result(_hash_int64(pg), values)
+
+
 _UDFS = (
     ("hc_pg_hashtext", hashtext, "VARCHAR"),
     ("hc_pg_hashfloat8", hashfloat8, "DOUBLE"),
     ("hc_pg_hashfloat4", hashfloat4, "FLOAT"),
+    ("hc_pg_timestamp_hash", timestamp_hash, "TIMESTAMP"),
+    ("hc_pg_timestamptz_hash", timestamp_hash, "TIMESTAMP WITH TIME ZONE"),
 )
 
 
 def register(conn: duckdb.DuckDBPyConnection) -> None:
-    """Register ``hc_pg_hashtext(VARCHAR)``, ``hc_pg_hashfloat8(DOUBLE)`` and
-    ``hc_pg_hashfloat4(FLOAT)``, each returning INTEGER, as vectorised Arrow UDFs on ``conn``.
+    """Register ``hc_pg_hashtext(VARCHAR)``, ``hc_pg_hashfloat8(DOUBLE)``,
+    ``hc_pg_hashfloat4(FLOAT)``, ``hc_pg_timestamp_hash(TIMESTAMP)`` and
+    ``hc_pg_timestamptz_hash(TIMESTAMP WITH TIME ZONE)``, each returning INTEGER, as vectorised
+    Arrow UDFs on ``conn``.
 
     NULL in gives NULL out. Safe to call again on the same connection: an existing registration
     is replaced.

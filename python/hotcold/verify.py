@@ -67,6 +67,7 @@ def _verify_table(conn, config: Config, spec: TableSpec, recorded: dict, deep: b
     pattern = re.compile(rf"year=(\d{{4}})/month=(\d{{2}})/day=(\d{{2}})/{re.escape(spec.name)}_(\d{{8}})\.parquet")
     good: dict[date, Path] = {}
     totals = {"files": 0, "rows": 0, "days_recorded": len(recorded)}
+    schemas: dict[date, tuple] = {}
 
     def problem(day, path, text):
         problems.append(Problem(spec.name, day.isoformat() if day else None, str(path) if path else None, text))
@@ -88,6 +89,7 @@ def _verify_table(conn, config: Config, spec: TableSpec, recorded: dict, deep: b
             problem(day, path, f"footer does not read: {_first_line(exc)}")
             continue
         totals["rows"] += n
+        schemas[day] = tuple(conn.execute("select column_name, column_type from (describe select * from read_parquet(?, hive_partitioning = false))", [str(path)]).fetchall())
         rec = recorded.get(day)
         if rec is None:
             problem(day, path, "file is not in the lake's record (_hotcold.lake_days)")
@@ -101,7 +103,28 @@ def _verify_table(conn, config: Config, spec: TableSpec, recorded: dict, deep: b
             problem(day, rec["path"], "recorded day has no file")
     if good:
         _duplicate_keys(conn, spec, list(good.values()), problem)
+    totals["schema_history"] = schema_history(schemas)
     return totals
+
+
+def schema_history(schemas: dict[date, tuple]) -> list[dict]:
+    """The table's column sets over time: one entry per run of consecutive day files with the
+    same columns and types, oldest first: {first_day, last_day, days, columns: {name: type}},
+    and what changed from the entry before (added, dropped, retyped)."""
+    history: list[dict] = []
+    for day in sorted(schemas):
+        columns = dict(schemas[day])
+        if history and history[-1]["columns"] == columns:
+            history[-1]["last_day"], history[-1]["days"] = day.isoformat(), history[-1]["days"] + 1
+            continue
+        entry = {"first_day": day.isoformat(), "last_day": day.isoformat(), "days": 1, "columns": columns}
+        if history:
+            before = history[-1]["columns"]
+            entry["added"] = [c for c in columns if c not in before]
+            entry["dropped"] = [c for c in before if c not in columns]
+            entry["retyped"] = {c: f"{before[c]} -> {t}" for c, t in columns.items() if c in before and before[c] != t}
+        history.append(entry)
+    return history
 
 
 def _deep_check(conn, path: Path, day: date, rec: dict, problem) -> None:
