@@ -70,11 +70,19 @@
 {% endmacro %}
 
 {% macro hotcold_table_columns__postgres(spec) %}
-  {#- Also, for writing rows back (hot_write_staged): `generated` ('s' for a stored generated
-      column, PostgreSQL computes it; else ''), `identity` ('a' ALWAYS, 'd' BY DEFAULT, else '')
-      and `sequence` (the identity's or a serial column's sequence, else none). -#}
+  {#- Also: `base`, the type under any domains (what hot_lake_plan decides on); and for writing
+      rows back (hot_write_staged): `generated` ('s' for a stored generated column, PostgreSQL
+      computes it; else ''), `identity` ('a' ALWAYS, 'd' BY DEFAULT, else '') and `sequence`
+      (the identity's or a serial column's sequence, else none). -#}
   {{ return(hotcold_rows("select * from postgres_query('hot', " ~ hotcold_lit(
-      "select a.attname::text as name, format_type(a.atttypid, a.atttypmod) as type,
+      "with recursive base as (
+         select a.attrelid, a.attnum, a.atttypid as typ, a.atttypmod as mod, 0 as depth
+           from pg_attribute a join pg_class c on c.oid = a.attrelid join pg_namespace n on n.oid = c.relnamespace
+          where n.nspname = " ~ hotcold_lit(hotcold_settings().hot_schema) ~ " and c.relname = " ~ hotcold_lit(spec.name) ~ " and a.attnum > 0
+         union all
+         select b.attrelid, b.attnum, t.typbasetype, t.typtypmod, b.depth + 1 from base b join pg_type t on t.oid = b.typ where t.typtype = 'd')
+       select a.attname::text as name, format_type(a.atttypid, a.atttypmod) as type,
+              (select format_type(b.typ, b.mod) from base b where b.attrelid = a.attrelid and b.attnum = a.attnum order by b.depth desc limit 1) as base,
               a.attgenerated::text as generated, a.attidentity::text as identity,
               pg_get_serial_sequence(quote_ident(n.nspname) || '.' || quote_ident(c.relname), a.attname) as sequence
          from pg_attribute a join pg_class c on c.oid = a.attrelid

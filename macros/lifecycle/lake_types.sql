@@ -39,17 +39,7 @@
     `sent` is the select expression that sends it, `null_type` the type of a NULL of the same
     shape (for the meta rows of the archival select), `pg_fp` PostgreSQL's fingerprint sum. -#}
 {% macro hot_lake_plan(spec) %}
-  {%- do hot_table_columns(spec) -%}
-  {%- set rel = hot_relation_pg(spec) -%}
-  {%- set cols = hotcold_rows("select * from postgres_query('hot', " ~ hotcold_lit(
-      "WITH RECURSIVE base AS (
-         SELECT a.attnum, a.atttypid AS typ, a.atttypmod AS mod, 0 AS depth FROM pg_attribute a
-          WHERE a.attrelid = " ~ hotcold_lit(rel) ~ "::regclass AND a.attnum > 0 AND NOT a.attisdropped
-         UNION ALL
-         SELECT b.attnum, t.typbasetype, t.typtypmod, b.depth + 1 FROM base b JOIN pg_type t ON t.oid = b.typ WHERE t.typtype = 'd')
-       SELECT a.attname::text AS name, format_type(a.atttypid, a.atttypmod) AS type,
-              (SELECT format_type(b.typ, b.mod) FROM base b WHERE b.attnum = a.attnum ORDER BY b.depth DESC LIMIT 1) AS base
-         FROM pg_attribute a WHERE a.attrelid = " ~ hotcold_lit(rel) ~ "::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum") ~ ")") -%}
+  {%- set cols = hot_table_columns(spec) -%}
   {%- set out = [] -%}
   {%- for c in cols -%}
     {%- set q = hotcold_q(c.name) -%}
