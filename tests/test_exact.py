@@ -114,26 +114,33 @@ def create_kinds(conn):
     conn.execute("CREATE TABLE kinds_orig AS SELECT * FROM kinds")
 
 
-def readers(config, table):
-    """(name, Arrow table) of the lake's rows through every reader a user has."""
+def readers(config, table, tmp_path=None):
+    """(name, Arrow table, whether it also shows hot rows) of the table through every reader a
+    user has."""
     root = config.lake_root / table
     files = sorted(str(p) for p in root.rglob("*.parquet"))
-    yield "pyarrow.parquet", pa.concat_tables([pq.read_table(f) for f in files], promote_options="permissive")
-    yield "pyarrow.dataset", ds.dataset(str(root), format="parquet", partitioning="hive", schema=hotcold.lake_schema(config, table)).to_table()
+    yield "pyarrow.parquet", pa.concat_tables([pq.read_table(f) for f in files], promote_options="permissive"), False
+    yield "pyarrow.dataset", ds.dataset(str(root), format="parquet", partitioning="hive", schema=hotcold.lake_schema(config, table)).to_table(), False
     with duckdb.connect() as con:
-        yield "duckdb read_parquet", con.execute("select * from read_parquet(?, union_by_name = true)", [files]).to_arrow_table()
+        yield "duckdb read_parquet", con.execute("select * from read_parquet(?, union_by_name = true)", [files]).to_arrow_table(), False
     # Built by the rotations themselves: when a table's first day arrives and when its columns change.
     con = catalog.open_catalog(config)
     try:
-        yield "cold view", con.execute(f"select * from cold.{table}").to_arrow_table()
-        yield "unified view", con.execute(f"select * from unified.{table}").to_arrow_table()
+        yield "cold view", con.execute(f"select * from cold.{table}").to_arrow_table(), False
+        yield "unified view", con.execute(f"select * from unified.{table}").to_arrow_table(), True
     finally:
         con.close()
-    yield "ColdStorageQueryEngine", hotcold.ColdStorageQueryEngine(config).query(table)
-    yield "StorageRouter", hotcold.StorageRouter(config).query(table).to_arrow()
+    yield "ColdStorageQueryEngine", hotcold.ColdStorageQueryEngine(config).query(table), False
+    yield "StorageRouter", hotcold.StorageRouter(config).query(table).to_arrow(), True
+    if tmp_path is not None:
+        out = tmp_path / f"{table}_query.parquet"
+        proc = subprocess.run([sys.executable, "-m", "hotcold", "query", table, "--format", "parquet", "-o", str(out), "--config", str(config.path)],
+                              capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr
+        yield "hotcold query", pq.read_table(out), True
 
 
-def assert_same_in_postgres(config, dsn, arrow, reader, table="kinds", columns=COLUMNS):
+def assert_same_in_postgres(config, dsn, arrow, reader, table="kinds", columns=COLUMNS, expected_rows=None):
     """Each value read back, cast to its column's type in PostgreSQL, equals the original
     (compared as PostgreSQL's text of the typed value; NULL only where NULL)."""
     back = f"back_{abs(hash(reader)) % 10**8}"
@@ -146,7 +153,7 @@ def assert_same_in_postgres(config, dsn, arrow, reader, table="kinds", columns=C
     wrong = []
     with psycopg.connect(session_dsn(dsn)) as conn:
         n = conn.execute(f"SELECT count(*) FROM {back}").fetchone()[0]
-        assert n == conn.execute(f"SELECT count(*) FROM {table}_orig").fetchone()[0], f"{reader}: {n} rows"
+        assert n == (expected_rows if expected_rows is not None else conn.execute(f"SELECT count(*) FROM {table}_orig").fetchone()[0]), f"{reader}: {n} rows"
         for name, type_, _ in columns:
             bad = conn.execute(
                 f'SELECT o.id, o."{name}"::text, b."{name}"::text FROM {table}_orig o JOIN {back} b USING (id)'
@@ -160,15 +167,39 @@ def test_every_type_is_exact_or_exact_as_text_through_every_reader(tmp_path, pg_
     config = kinds_config(tmp_path, pg_dsn)
     with psycopg.connect(pg_dsn, autocommit=True) as conn:
         create_kinds(conn)
-    report = rotate(config, as_of=AS_OF, tables=["kinds"])
-    assert report.tables["kinds"]["archived_rows"] == 4 and report.tables["kinds"]["deleted_rows"] == 4
+    # The cutoff is 2025-06-04 00:00 UTC: rows 1-3 age out, row 4 stays hot, so the readers
+    # that span both tiers read its values from PostgreSQL as the lake would hold them.
+    report = rotate(config, as_of=date(2025, 7, 4), tables=["kinds"])
+    assert report.tables["kinds"]["archived_rows"] == 3 and report.tables["kinds"]["deleted_rows"] == 3
     wrong = []
-    for reader, arrow in readers(config, "kinds"):
-        wrong += assert_same_in_postgres(config, pg_dsn, arrow, reader)
+    for reader, arrow, with_hot in readers(config, "kinds", tmp_path):
+        wrong += assert_same_in_postgres(config, pg_dsn, arrow, reader, expected_rows=4 if with_hot else 3)
     TALLY["type matrix: columns"] += len(COLUMNS)
     TALLY["type matrix: values changed"] += len(wrong)
     assert wrong == []
     assert hotcold.verify(config, deep=True).ok
+
+
+@pytest.mark.parametrize("ddl, column, message", [
+    ("k numeric", "k", "equal numeric values can have different texts"),
+    ("k interval", "k", "equal interval values can have different texts"),
+    ("k text COLLATE case_blind", "k", "has a nondeterministic collation"),
+])
+def test_a_key_the_lake_could_not_tell_apart_as_postgres_does_is_refused(tmp_path, pg_dsn, ddl, column, message):
+    # 1.0 = 1.00 in PostgreSQL; as the lake's exact text they are two keys, and a late
+    # correction would sit beside the archived row instead of replacing it.
+    config = kinds_config(tmp_path, pg_dsn, "keyed", {"time_column": "ts", "key": [column]})
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        conn.execute("CREATE COLLATION case_blind (provider = icu, locale = 'und-u-ks-level2', deterministic = false)")
+        conn.execute(f"CREATE TABLE keyed ({ddl} PRIMARY KEY, ts timestamptz NOT NULL, v text)")
+        conn.execute("INSERT INTO keyed VALUES (%s, '2025-01-05', 'old')", ["1 day" if "interval" in ddl else "1.0" if "numeric" in ddl else "abc"])
+    proc = subprocess.run([sys.executable, "-m", "hotcold", "rotate", "--config", str(config.path), "--as-of", "2026-11-25", "--force"],
+                          capture_output=True, text=True, timeout=300)
+    errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("Error:")]
+    assert proc.returncode == 1 and len(errors) == 1 and message in errors[0] and "Traceback" not in proc.stderr, proc.stderr
+    with psycopg.connect(pg_dsn) as conn:
+        assert conn.execute("SELECT count(*) FROM keyed").fetchone()[0] == 1
+    assert lake_files(config) == []
 
 
 def test_nan_in_a_numeric_column_with_a_precision_is_refused_by_name(tmp_path, pg_dsn):
@@ -300,7 +331,7 @@ def test_schema_changes_keep_every_archived_value_and_every_reader_sees_the_unio
     assert [h["days"] for h in history] == [1, 1] and set(history[1]["dropped"]) == {"venue", "exchange"}
     assert history[1]["retyped"] == {"close": "DECIMAL(18,6) -> DECIMAL(12,4)", "qty": "BIGINT -> INTEGER"}
     # Every reader sees the union of columns, NULL where a day has none.
-    for reader, arrow in readers(config, "bars"):
+    for reader, arrow, _ in readers(config, "bars"):
         assert {"note", "venue", "exchange", "close", "qty"} <= set(arrow.column_names), reader
         assert arrow.num_rows == 7, reader
     # Every file carries the same timestamp zone: the files unify (widened types promote).

@@ -18,6 +18,18 @@
   {{ return(hot_dispatch('archival_select')(spec, cutoff, ordered)) }}
 {% endmacro %}
 
+{#- Refuse a key the lake could not tell apart as PostgreSQL does (hotcold_check_key_types). -#}
+{% macro hot_check_key_types(spec) %}
+  {{ return(hot_dispatch('check_key_types')(spec)) }}
+{% endmacro %}
+
+{% macro hotcold_check_key_types__postgres(spec) %}
+  {{ return(hotcold_check_key_types(spec, hot_lake_plan(spec))) }}
+{% endmacro %}
+
+{#- The embedded store's values reach the lake as themselves, compared by DuckDB alike. -#}
+{% macro hotcold_check_key_types__duckdb(spec) %}{{ return(none) }}{% endmacro %}
+
 {#- True when the stage streams the table's aged rows into day files (hotcold_stage_write,
     hotcold.stage_days), false when it copies them to one file that export cuts into days. -#}
 {% macro hot_streams_days(spec) %}
@@ -61,6 +73,14 @@
       {{ exceptions.raise_compiler_error("table " ~ s.hot_schema ~ "." ~ spec.name ~ " has a column named '" ~ c ~ "', which the lake's year=/month=/day= folders would shadow for every reader; rename it in the hot store (e.g. ALTER TABLE " ~ spec.name ~ " RENAME COLUMN " ~ c ~ " TO " ~ spec.name ~ "_" ~ c | lower ~ ") or leave " ~ spec.name ~ " out of tables") }}
     {%- endif -%}
   {%- endfor -%}
+  {#- DuckDB, and so every lake reader built on it, takes names that differ only in case for one. -#}
+  {%- set seen = {} -%}
+  {%- for c in names -%}
+    {%- if c | lower in seen -%}
+      {{ exceptions.raise_compiler_error("table " ~ s.hot_schema ~ "." ~ spec.name ~ " has columns '" ~ seen[c | lower] ~ "' and '" ~ c ~ "', which differ only in case: DuckDB and the lake's readers take them for one column; rename one of them in the hot store, or leave " ~ spec.name ~ " out of tables") }}
+    {%- endif -%}
+    {%- do seen.update({c | lower: c}) -%}
+  {%- endfor -%}
   {%- for c in spec.key + [spec.time_column] + ([spec.interval_column] if spec.interval_column else []) -%}
     {%- if c not in names -%}
       {{ exceptions.raise_compiler_error("column '" ~ c ~ "' of tables." ~ spec.name ~ " is not in " ~ s.hot_schema ~ "." ~ spec.name ~ " (columns: " ~ names | join(', ') ~ "); fix tables." ~ spec.name ~ " in unified_config.yaml") }}
@@ -70,7 +90,9 @@
 {% endmacro %}
 
 {% macro hotcold_table_columns__postgres(spec) %}
-  {#- Also: `base`, the type under any domains (what hot_lake_plan decides on); and for writing
+  {#- Also: `base`, the type under any domains (what hot_lake_plan decides on), `base_kind`
+      (pg_type.typtype of it: 'e' for an enum), `deterministic` (false for a column with a
+      nondeterministic collation, whose equal values may differ in their bytes); and for writing
       rows back (hot_write_staged): `generated` ('s' for a stored generated column, PostgreSQL
       computes it; else ''), `identity` ('a' ALWAYS, 'd' BY DEFAULT, else '') and `sequence`
       (the identity's or a serial column's sequence, else none). -#}
@@ -83,6 +105,8 @@
          select b.attrelid, b.attnum, t.typbasetype, t.typtypmod, b.depth + 1 from base b join pg_type t on t.oid = b.typ where t.typtype = 'd')
        select a.attname::text as name, format_type(a.atttypid, a.atttypmod) as type,
               (select format_type(b.typ, b.mod) from base b where b.attrelid = a.attrelid and b.attnum = a.attnum order by b.depth desc limit 1) as base,
+              (select t.typtype from base b join pg_type t on t.oid = b.typ where b.attrelid = a.attrelid and b.attnum = a.attnum order by b.depth desc limit 1)::text as base_kind,
+              coalesce((select co.collisdeterministic from pg_collation co where co.oid = a.attcollation), true) as deterministic,
               a.attgenerated::text as generated, a.attidentity::text as identity,
               pg_get_serial_sequence(quote_ident(n.nspname) || '.' || quote_ident(c.relname), a.attname) as sequence
          from pg_attribute a join pg_class c on c.oid = a.attrelid
@@ -420,10 +444,13 @@
   {%- set names = [] -%}{%- set casts = [] -%}{%- set advance = [] -%}
   {%- for c in cols if not c.generated -%}
     {%- do names.append(hotcold_q(c.name)) -%}
-    {#- No explicit cast: an explicit ::varchar(5) (or char(n), bit(n)) cuts a longer value
-        without a word, where the INSERT's own assignment cast refuses it, which the trial
-        write turns into a refusal before anything is published. -#}
-    {%- do casts.append("p." ~ hotcold_q(c.name)) -%}
+    {#- Cast to the type without its length: an explicit ::varchar(5) (or char(n), bit(n))
+        cuts a longer value without a word, where the INSERT's own assignment to the column
+        refuses it, which the trial write turns into a refusal before anything is published.
+        (No cast at all would not do: text reaches jsonb, interval... only explicitly.) -#}
+    {%- set unsized = modules.re.sub('\\(\\d+(,\\d+)?\\)', '', c.type) -%}
+    {%- set unsized = modules.re.sub('^character(?! varying)', 'text', modules.re.sub('^bit(?! varying)', 'bit varying', unsized)) -%}
+    {%- do casts.append("p." ~ hotcold_q(c.name) ~ "::" ~ unsized) -%}
     {#- The largest value of all the backfilled rows, aged ones too: an id the lake holds is
         taken as well (a new row with it would replace that row in the lake when it ages). -#}
     {%- set top = hotcold_scalar("select max(" ~ hotcold_q(c.name) ~ ")::bigint from " ~ stage) if c.sequence and not trial else none -%}

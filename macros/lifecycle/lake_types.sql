@@ -59,6 +59,25 @@
   {{ return(out) }}
 {% endmacro %}
 
+{#- The lake tells keys apart by their values as it holds them: for a key column sent as text,
+    by the text. Refuse, before anything moves, a key column whose equal values PostgreSQL
+    may write as different texts (numeric 1.0 = 1.00, interval '1 day' = '24 hours', a
+    nondeterministic collation 'abc' = 'ABC'): a late row would sit in the lake twice. -#}
+{% macro hotcold_check_key_types(spec, plan) %}
+  {%- set canonical = modules.re.compile('^(uuid|macaddr8?|inet|cidr|bit( varying)?(\\(\\d+\\))?|character(\\(\\d+\\))?|name|"char"|time(\\(\\d\\))? with(out)? time zone|pg_lsn|oid|money|jsonb)$') -%}
+  {%- for c in plan if c.name in spec.key -%}
+    {%- if not c.deterministic -%}
+      {{ exceptions.raise_compiler_error("table " ~ spec.name ~ ": key column '" ~ c.name ~ "' has a nondeterministic collation, under which values that differ in their bytes are equal ('abc' = 'ABC'), but the lake tells keys apart by their bytes;"
+          ~ " key the table on a column with a deterministic collation (e.g. COLLATE C) in tables." ~ spec.name ~ ".key; nothing was moved") }}
+    {%- endif -%}
+    {%- if c.sent.endswith('::text') and c.base_kind != 'e' and not canonical.match(c.base) -%}
+      {{ exceptions.raise_compiler_error("table " ~ spec.name ~ ": key column '" ~ c.name ~ "' is " ~ c.type ~ ", which the lake keeps as its exact text, and equal " ~ c.base
+          ~ " values can have different texts (numeric 1.0 = 1.00, interval '1 day' = '24 hours'), so a late row could sit in the lake twice;"
+          ~ " key the table on columns of other types in tables." ~ spec.name ~ ".key (numeric(p,s) with p <= 38 is kept as a number); nothing was moved") }}
+    {%- endif -%}
+  {%- endfor -%}
+{% endmacro %}
+
 {% macro hotcold_pg_fingerprint(kind, q, sent) %}
   {%- if kind in ('bool',) -%}{{ return("sum(" ~ q ~ "::int)") }}
   {%- elif kind in ('int', 'decimal') -%}{{ return("sum(" ~ sent ~ ")") }}

@@ -93,8 +93,8 @@
 {% endmacro %}
 
 {#- Archived values are never rewritten: a column the lake already holds may keep its type or
-    widen (integers, float to double, decimals that keep every digit, timestamp to timestamptz),
-    nothing else. Checked against the lake files this run merges with and the table's newest
+    widen (integers, float to double, decimals that keep every digit, timestamp to timestamptz,
+    a decimal or integer to numeric without a precision, kept as its exact text), nothing else. Checked against the lake files this run merges with and the table's newest
     day file, before anything is written. -#}
 {% macro hotcold_check_lake_schema(spec, stage, files) %}
   {%- set newest = hotcold_rows("select path from _hotcold.lake_days where table_name = " ~ hotcold_lit(spec.name) ~ " order by day desc limit 1") -%}
@@ -103,8 +103,15 @@
   {%- set lits = [] -%}{%- for f in paths | unique -%}{%- do lits.append(hotcold_lit(f)) -%}{%- endfor -%}
   {%- set lake = {} -%}
   {%- for c in hotcold_described("read_parquet([" ~ lits | join(', ') ~ "], hive_partitioning = false, union_by_name = true)") -%}{%- do lake.update({c.name: c.type}) -%}{%- endfor -%}
+  {#- numeric(p,s) -> numeric (or a larger precision than DECIMAL holds) keeps every value, as
+      its exact text: the lake's DECIMAL and integer values read as the same text. -#}
+  {%- set numeric = [] -%}
+  {%- if hotcold_settings().hot_kind == 'postgres' -%}
+    {%- for c in hot_table_columns(spec) if c.base.startswith('numeric') -%}{%- do numeric.append(c.name) -%}{%- endfor -%}
+  {%- endif -%}
   {%- for c in hotcold_described(stage) if c.name in lake and c.name not in ('year', 'month', 'day') -%}
-    {%- if not hotcold_widens(lake[c.name], c.type) -%}
+    {%- set to_text = c.name in numeric and c.type == 'VARCHAR' and (lake[c.name].startswith('DECIMAL') or lake[c.name] in ('TINYINT', 'SMALLINT', 'INTEGER', 'BIGINT', 'HUGEINT')) -%}
+    {%- if not (to_text or hotcold_widens(lake[c.name], c.type)) -%}
       {{ exceptions.raise_compiler_error("table " ~ spec.name ~ ": column '" ~ c.name ~ "' is " ~ c.type ~ " in the hot store but " ~ lake[c.name]
           ~ " in the lake, and the lake's archived values cannot take that type without being rewritten (a narrowing or incompatible change);"
           ~ " give the changed column a new name in the hot store (the lake keeps the old one), or change its type back; nothing was published or deleted") }}

@@ -27,6 +27,7 @@
   {%- for spec in tables -%}
     {%- set started = hotcold_now() -%}
     {%- set stage = '_hotcold.' ~ hotcold_q('stage__' ~ spec.name) -%}
+    {%- do hot_check_key_types(spec) -%}
     {%- set streamed = not backfill and hot_streams_days(spec) -%}
     {%- if backfill -%}
       {%- set note = hotcold_stage_backfill(spec, stage, backfill) -%}

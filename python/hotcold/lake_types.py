@@ -20,8 +20,8 @@ COLUMNS_SQL = """WITH RECURSIVE base AS (
    WHERE a.attrelid = {rel}::regclass AND a.attnum > 0 AND NOT a.attisdropped
   UNION ALL
   SELECT b.attnum, t.typbasetype, t.typtypmod, b.depth + 1 FROM base b JOIN pg_type t ON t.oid = b.typ WHERE t.typtype = 'd')
-SELECT a.attname::text, format_type(a.atttypid, a.atttypmod),
-       (SELECT format_type(b.typ, b.mod) FROM base b WHERE b.attnum = a.attnum ORDER BY b.depth DESC LIMIT 1)
+SELECT a.attname::text AS name, format_type(a.atttypid, a.atttypmod) AS type,
+       (SELECT format_type(b.typ, b.mod) FROM base b WHERE b.attnum = a.attnum ORDER BY b.depth DESC LIMIT 1) AS base
   FROM pg_attribute a WHERE a.attrelid = {rel}::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum"""
 
 

@@ -180,6 +180,9 @@ class StorageRouter:
         else:
             row = con.execute(f"SELECT min({q(spec.time_column)}) FROM {self._hot_relation(table)}").fetchone()
         value = row[0] if row else None
+        if isinstance(value, str):
+            # A time Python cannot hold (BC, -infinity): older than any range asked for.
+            return datetime.min.replace(tzinfo=timezone.utc) if value.startswith("-") or "BC" in value else datetime.max.replace(tzinfo=timezone.utc)
         if value is not None and not isinstance(value, datetime):
             value = datetime(value.year, value.month, value.day)
         if value is not None and value.tzinfo is None:

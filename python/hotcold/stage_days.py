@@ -111,7 +111,7 @@ def _write_days(reader: pa.RecordBatchReader, time_column: str, folder: Path, ta
                     if writer:
                         writer.close()
                     parts = written.setdefault(day, [])
-                    path = day_dir(folder.parent, folder.name, day) / f"{table}_{day:%Y%m%d}_{len(parts)}.parquet"
+                    path = day_dir(folder.parent, folder.name, day) / f"{table}_{day.year:04d}{day.month:02d}{day.day:02d}_{len(parts)}.parquet"
                     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
                     writer = pq.ParquetWriter(path, batch.schema, compression=CODECS.get(codec, codec), use_dictionary=_dictionary_columns(batch.schema))
                     parts.append([path, 0])
@@ -188,11 +188,16 @@ def _split_by_day(batch: pa.RecordBatch, time_column: str):
 
 def _epoch_days(times: pa.Array) -> pa.Array:
     """Days since 1970-01-01 of each value, in UTC. From the stored integer, not a cast to
-    date32: Arrow would take the day in the column's time zone annotation."""
+    date32: Arrow would take the day in the column's time zone annotation. Floor division
+    on the integers (numpy's, as pyarrow has none): exact over the whole range of years 1 to
+    9999, where a division in float64 is not past 2^53 microseconds (the year 2255)."""
+    import numpy as np
+
     if pa.types.is_date32(times.type):
         return times.cast(pa.int32())
     per_day = 86_400 * {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}[times.type.unit]
-    return pc.floor(pc.divide(times.cast(pa.int64()).cast(pa.float64()), float(per_day))).cast(pa.int32())
+    values = times.cast(pa.int64()).fill_null(0).to_numpy(zero_copy_only=False)
+    return pa.array(np.floor_divide(values, per_day).astype(np.int32))
 
 
 def _date(days_since_epoch: int) -> date:

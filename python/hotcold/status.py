@@ -54,4 +54,7 @@ def archival_status(config: Config, as_of: str | date | None = None) -> dict:
 
 
 def _iso(value):
-    return value.isoformat() if value is not None else None
+    # DuckDB gives a date or time Python cannot hold (BC, infinity, after 9999) as its text.
+    if value is None:
+        return None
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)

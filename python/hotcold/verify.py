@@ -161,7 +161,7 @@ def _day(m: re.Match) -> date | None:
         day = date(int(y), int(mo), int(d))
     except ValueError:
         return None
-    return day if stamp == f"{day:%Y%m%d}" else None
+    return day if stamp == f"{day.year:04d}{day.month:02d}{day.day:02d}" else None
 
 
 def _first_line(exc: Exception) -> str:
