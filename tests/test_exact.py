@@ -241,16 +241,24 @@ def test_times_that_fit_no_day_stay_hot_with_a_warning(tmp_path, pg_dsn, time_ty
     with psycopg.connect(pg_dsn, autocommit=True) as conn:
         conn.execute(f"CREATE TABLE events (id int PRIMARY KEY, ts {time_type}, iv text, v int)")
         conn.execute("INSERT INTO events VALUES (1, '2025-01-02', '1min', 1), (2, NULL, '1min', 2), (3, '-infinity', '1day', 3),"
-                     " (4, 'infinity', '1min', 4), (5, '2025-01-03', '1day', 5), (6, '0044-03-15 BC', '1min', 6), (7, '2026-11-24', '1min', 7)")
+                     " (4, 'infinity', '1min', 4), (5, '2025-01-03', '1day', 5), (6, '0044-03-15 BC', '1min', 6), (7, '2026-11-24', '1min', 7),"
+                     # Far from 1970 but within years 1-9999: filed under their own days.
+                     " (8, '2300-01-01', '1min', 8), (9, '0005-01-02', '1min', 9)")
     report = rotate(config, as_of=AS_OF, tables=["events"])
-    assert report.tables["events"]["deleted_rows"] == 3 and report.tables["events"]["unfileable_rows"] == 4
+    assert report.tables["events"]["deleted_rows"] == 5 and report.tables["events"]["unfileable_rows"] == 4
     assert report.warnings == ["events: 4 rows stay in the hot store: their ts is NULL, infinite or outside years 1-9999, which no lake day can hold; fix those values to archive them"]
     with psycopg.connect(pg_dsn) as conn:
         assert sorted(r[0] for r in conn.execute("SELECT id FROM events").fetchall()) == [2, 3, 4, 6]
     assert hotcold.archival_status(config, AS_OF)["tables"]["events"]["hot"]["unfileable_rows"] == 4
-    assert sorted(lake_files(config)) == ["events/year=2025/month=01/day=02/events_20250102.parquet",
+    assert sorted(lake_files(config)) == ["events/year=0005/month=01/day=02/events_00050102.parquet",
+                                          "events/year=2025/month=01/day=02/events_20250102.parquet",
                                           "events/year=2025/month=01/day=03/events_20250103.parquet",
-                                          "events/year=2026/month=11/day=24/events_20261124.parquet"]
+                                          "events/year=2026/month=11/day=24/events_20261124.parquet",
+                                          "events/year=2300/month=01/day=01/events_23000101.parquet"]
+    assert hotcold.verify(config, deep=True).ok
+    # The router takes a hot store whose oldest time Python cannot hold (BC, -infinity).
+    rows = hotcold.StorageRouter(config).query("events", start="2025-01-01", end="2025-02-01").to_arrow()
+    assert sorted(rows.column("id").to_pylist()) == [1, 5]
 
 
 @pytest.fixture
