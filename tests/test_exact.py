@@ -235,6 +235,18 @@ def test_a_value_changed_after_postgres_sent_it_stops_the_run_before_anything_mo
     assert rotate(config, as_of=AS_OF, tables=["bars"]).tables["bars"]["deleted_rows"] == 300
 
 
+def test_the_embedded_hot_store_has_the_same_guarantee_against_its_own_values(tmp_path, monkeypatch):
+    from support import demo_project, snapshot
+
+    config = demo_project(tmp_path, "duckdb", symbols=2)
+    before = snapshot(config, "market_data", "*")
+    monkeypatch.setenv("HOTCOLD_FAIL_AT", "stage.change_value")
+    with pytest.raises(hotcold.HotColdError, match=r"verify failed for market_data day .*: column '\w+' differs from the hot store's own values"):
+        rotate(config, as_of=AS_OF, tables=["market_data"])
+    assert snapshot(config, "market_data", "*") == before and lake_files(config) == []
+    TALLY["fail point: values changed in flight, caught"] += 1
+
+
 @pytest.mark.parametrize("time_type", ["timestamptz", "timestamp", "date"])
 def test_times_that_fit_no_day_stay_hot_with_a_warning(tmp_path, pg_dsn, time_type):
     config = kinds_config(tmp_path, pg_dsn, "events", {"time_column": "ts", "key": ["id"], "interval_column": "iv"})
@@ -303,6 +315,12 @@ def lake_rows(config, table, columns):
         return con.execute(f"select {columns} from read_parquet(?, union_by_name = true) order by all", [files]).fetchall()
 
 
+def lake_rows_columns(config, table):
+    files = [str(p) for p in (config.lake_root / table).rglob("*.parquet")]
+    with duckdb.connect() as con:
+        return [r[0] for r in con.execute("describe select * from read_parquet(?, union_by_name = true, hive_partitioning = false)", [files]).fetchall()]
+
+
 def test_schema_changes_keep_every_archived_value_and_every_reader_sees_the_union(tmp_path, pg_dsn):
     config = kinds_config(tmp_path, pg_dsn, "bars", {"time_column": "ts", "key": ["symbol", "ts"]})
     late = iter(range(100, 200))
@@ -315,6 +333,10 @@ def test_schema_changes_keep_every_archived_value_and_every_reader_sees_the_unio
             conn.execute("INSERT INTO bars (symbol, ts, close, qty) VALUES (%s, '2025-01-02 15:00+00', 1.5, 1)", [f"L{next(late)}"])
         report = rotate(config, as_of=as_of, tables=["bars"])
         assert report.tables["bars"]["deleted_rows"] == 1
+        # Every reader sees every archived row, and the union of the columns so far.
+        wanted = set(lake_rows_columns(config, "bars"))
+        for reader, arrow, _ in readers(config, "bars"):
+            assert wanted <= set(arrow.column_names) and arrow.num_rows == len(lake_rows(config, "bars", "*")), reader
         TALLY["schema changes: steps"] += 1
 
     with psycopg.connect(pg_dsn, autocommit=True) as conn:

@@ -68,6 +68,7 @@
   {%- set path = hotcold_settings().stage_root ~ '/' ~ invocation_id ~ '__' ~ spec.name ~ '.parquet' -%}
   {%- do hotcold_drop_stage(spec, stage) -%}
   {%- do run_query("copy (select * from " ~ rows ~ " src) to " ~ hotcold_lit(path) ~ " (format parquet, compression snappy)") -%}
+  {%- do hotcold_change_one_staged_value(path) -%}
   {%- set file = "read_parquet(" ~ hotcold_lit(path) ~ ")" -%}
   {%- set meta = '_hc_meta' in (hotcold_rows("select column_name from (describe select * from " ~ file ~ ")") | map(attribute='column_name') | list) -%}
   {%- if meta -%}
@@ -79,6 +80,20 @@
   {%- endif -%}
   {%- do run_query("create view " ~ stage ~ " as select *" ~ (" exclude (_hc_meta)" if meta else "") ~ ", strftime(" ~ ts ~ ", '%Y') as year, strftime(" ~ ts ~ ", '%m') as month, strftime(" ~ ts ~ ", '%d') as day"
       ~ " from " ~ file ~ (" where _hc_meta is null" if meta else "")) -%}
+{% endmacro %}
+
+{#- The fail point stage.change_value (python/hotcold/faults.py), for the one-file stage: one
+    value of one row changed after the hot store sent it, as a faulty layer would; verify must
+    refuse the run. The last numeric column of the first data row gets 1 added. -#}
+{% macro hotcold_change_one_staged_value(path) %}
+  {%- if env_var('HOTCOLD_FAIL_AT', '').split(':')[0] != 'stage.change_value' -%}{{ return(none) }}{%- endif -%}
+  {%- set file = "read_parquet(" ~ hotcold_lit(path) ~ ")" -%}
+  {%- set numeric = hotcold_described(file) | selectattr('type', 'in', ['DOUBLE', 'BIGINT', 'INTEGER']) | rejectattr('name', 'equalto', '_hc_version') | list -%}
+  {%- set q = hotcold_q(numeric[-1].name) -%}
+  {%- set meta = '_hc_meta' in hotcold_described(file) | map(attribute='name') | list -%}
+  {%- set first = "(row_number() over () = 1)" if not meta else "(_hc_meta is null and row_number() over (partition by _hc_meta is null) = 1)" -%}
+  {%- do run_query("copy (select * replace (case when " ~ first ~ " then " ~ q ~ " + 1 else " ~ q ~ " end as " ~ q ~ ") from " ~ file ~ ") to " ~ hotcold_lit(path ~ '.changed') ~ " (format parquet)") -%}
+  {%- do run_query("copy (select * from read_parquet(" ~ hotcold_lit(path ~ '.changed') ~ ")) to " ~ hotcold_lit(path) ~ " (format parquet)") -%}
 {% endmacro %}
 
 {#- A run that died left its view; earlier versions kept the stage as a table. -#}

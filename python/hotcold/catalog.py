@@ -7,6 +7,7 @@ when a rotation should refresh it, and opens it for `hotcold sql`.
 from __future__ import annotations
 
 import logging
+import re
 
 import duckdb
 
@@ -14,7 +15,7 @@ from . import dbt_runner
 from .config import Config, redact_dsn
 from .duckdb_ext import postgres_extension_file
 from .errors import HotColdError, StepFailed
-from .hot_store import attach_hot, session_dsn
+from .hot_store import attach_hot, connect_pg, session_dsn
 from .lake import recorded_columns, table_has_files
 
 log = logging.getLogger("hotcold")
@@ -48,6 +49,7 @@ def stale_tables(config: Config) -> list[str] | None:
         return None
     try:
         views = dict(con.execute("select view_name, coalesce(comment, '') from duckdb_views() where schema_name = 'cold'").fetchall())
+        unified = dict(con.execute("select view_name, coalesce(comment, '') from duckdb_views() where schema_name = 'unified'").fetchall())
         columns: dict[str, dict] = {}
         for view, column, type_ in con.execute("select table_name, column_name, data_type from duckdb_columns() where schema_name = 'cold'").fetchall():
             columns.setdefault(view, {})[column] = type_
@@ -61,7 +63,31 @@ def stale_tables(config: Config) -> list[str] | None:
         shown = {c: t for c, t in columns.get(table, {}).items() if c not in ("year", "month", "day")}
         return shown != lake_columns
 
-    return [t for t in wanted if t not in views or views[t].startswith(PLACEHOLDER) or changed(t)]
+    def hot_changed(table: str) -> bool:
+        built_on = re.search(r"\[hot columns: ([^\]]*)\]", unified.get(table, ""))
+        if built_on is None:
+            return False
+        now = hot_column_names(config, table)
+        return now is not None and built_on.group(1) != ",".join(now)
+
+    return [t for t in wanted if t not in views or views[t].startswith(PLACEHOLDER) or changed(t) or hot_changed(t)]
+
+
+def hot_column_names(config: Config, table: str) -> list[str] | None:
+    """The hot table's column names in order; None when the hot store cannot be read now."""
+    import psycopg
+
+    try:
+        if config.hot.kind == "postgres":
+            with connect_pg(config) as conn:
+                return [r[0] for r in conn.execute(
+                    "select a.attname::text from pg_attribute a where a.attrelid = to_regclass(%s) and a.attnum > 0 and not a.attisdropped order by a.attnum",
+                    [f'"{config.hot.schema}"."{table}"']).fetchall()]
+        with duckdb.connect(str(config.hot.path), read_only=True) as con:
+            return [r[0] for r in con.execute("select column_name from information_schema.columns where table_schema = ? and table_name = ? order by ordinal_position",
+                                              [config.hot.schema, table]).fetchall()]
+    except (HotColdError, duckdb.Error, psycopg.Error, OSError):  # the catalog is a convenience, never a failure
+        return None
 
 
 def refresh_if_stale(config: Config) -> str | None:
