@@ -138,6 +138,11 @@ def readers(config, table, tmp_path=None):
                               capture_output=True, text=True, timeout=300)
         assert proc.returncode == 0, proc.stderr
         yield "hotcold query", pq.read_table(out), True
+        # A date or time Python cannot hold (infinity, -infinity) is shown, not a traceback.
+        for fmt in ("json", "table", "csv"):
+            proc = subprocess.run([sys.executable, "-m", "hotcold", "query", table, "--format", fmt, "--config", str(config.path)],
+                                  capture_output=True, text=True, timeout=300)
+            assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
 
 
 def assert_same_in_postgres(config, dsn, arrow, reader, table="kinds", columns=COLUMNS, expected_rows=None):

@@ -27,6 +27,8 @@ def check_output(fmt: str, output: Path | None) -> None:
 
 def write_result(result: pa.Table, fmt: str, output: Path | None, console: Console, limit: int = 50, title: str | None = None) -> None:
     check_output(fmt, output)
+    if fmt != "parquet":
+        result = _printable(result)
     if fmt == "table":
         _print_table(result, console, limit, title)
     elif fmt == "parquet":
@@ -59,6 +61,33 @@ def _print_table(result: pa.Table, console: Console, limit: int, title: str | No
     left = result.num_rows - min(limit, result.num_rows)
     if left:
         console.print(f"… {left:,} more rows ({result.num_rows:,} in all); use --limit N, or --format csv/json/parquet --output FILE", highlight=False)
+
+
+def _printable(result: pa.Table) -> pa.Table:
+    """`result` as text can show it: bytes as PostgreSQL's hex ('\\x00ff'; csv cannot hold raw
+    bytes), and, when a date or time in it is one Python cannot hold (BC, ±infinity, after
+    9999: PostgreSQL and the lake keep them exactly), its dates and times as DuckDB's text of
+    them ('infinity'), so that table, csv and json show them instead of failing."""
+    binary = [f.name for f in result.schema if pa.types.is_binary(f.type) or pa.types.is_large_binary(f.type)]
+    temporal = [f.name for f in result.schema if pa.types.is_temporal(f.type)]
+    try:
+        for name in temporal:
+            result.column(name).to_pylist()
+        temporal = []
+    except (OverflowError, ValueError):
+        pass
+    if not binary and not temporal:
+        return result
+    import duckdb
+
+    cols = []
+    for f in result.schema:
+        q = '"' + f.name.replace('"', '""') + '"'
+        cols.append(f"'\\x' || lower(hex({q})) AS {q}" if f.name in binary else f"{q}::VARCHAR AS {q}" if f.name in temporal else q)
+    with duckdb.connect() as con:
+        con.execute("SET TimeZone = 'UTC'")
+        con.register("hc_result", result)
+        return con.execute(f"select {', '.join(cols)} from hc_result").to_arrow_table()
 
 
 def _cell(value) -> str:
