@@ -110,7 +110,7 @@ class StorageRouter:
         if not route.tiers:
             # Neither tier has rows in the range: an empty answer with the table's columns.
             use_hot = not table_has_files(self.config.lake_root, spec.name)
-        hot = self._hot_rows(spec, route.plan.range) if use_hot else None
+        hot = self._hot_rows(spec, route.plan.range, schema) if use_hot else None
         return builder, req, sql, self.engine._rows(builder, req, sql, route.plan.files, hot, every)
 
     def _schema(self, route: Route) -> dict[str, str]:
@@ -133,19 +133,23 @@ class StorageRouter:
     def _hot_relation(self, table: str) -> str:
         return f"hot.{q(self.config.hot.schema)}.{q(table)}"
 
-    def _hot_rows(self, spec, rng) -> str:
-        """The hot rows as a relation, each column as the lake holds it (lake_types): a table
-        with a column the lake keeps as exact text (unbounded numeric, interval, json, arrays...,
-        or a domain) is read through postgres_query with PostgreSQL's own text of those columns,
-        and the time range in PostgreSQL's WHERE so its index still serves the range; DuckDB's
-        scanner would read them its own way (or round unbounded numeric to DOUBLE)."""
+    def _hot_rows(self, spec, rng, schema: dict[str, str]) -> str:
+        """The hot rows as a relation with every column of `schema` (the lake's), NULL where the
+        hot table has none any more (dropped or renamed since those days were archived), each
+        column as the lake holds it (lake_types): a table with a column the lake keeps as exact
+        text (unbounded numeric, interval, json, arrays..., or a domain) is read through
+        postgres_query with PostgreSQL's own text of those columns, and the time range in
+        PostgreSQL's WHERE so its index still serves the range; DuckDB's scanner would read them
+        its own way (or round unbounded numeric to DOUBLE)."""
         relation = self._hot_relation(spec.name)
         if self.config.hot.kind != "postgres":
-            return relation
+            present = [r[0] for r in self._con().execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()]
+            return _with_columns(relation, present, schema)
         columns = self._hot_columns(spec.name)
+        present = [c[0] for c in columns]
         sent = [lake_types.sent_expression(*c) for c in columns]
         if all(s == q(c[0]) for s, c in zip(sent, columns)):
-            return relation
+            return _with_columns(relation, present, schema)
         cols = ", ".join(f"{s} AS {q(c[0])}" for s, c in zip(sent, columns))
         ts = q(spec.time_column)
         where = []
@@ -154,7 +158,7 @@ class StorageRouter:
         if rng.end:
             where.append(f"{ts} < '{rng.end.isoformat()}'::timestamptz")
         text = f"SELECT {cols} FROM {q(self.config.hot.schema)}.{q(spec.name)}" + (" WHERE " + " AND ".join(where) if where else "")
-        return "postgres_query('hot', '" + text.replace("'", "''") + "')"
+        return _with_columns("postgres_query('hot', '" + text.replace("'", "''") + "')", present, schema)
 
     def _hot_columns(self, table: str) -> list[tuple[str, str, str]]:
         rel = "'" + f"{q(self.config.hot.schema)}.{q(table)}".replace("'", "''") + "'"
@@ -189,3 +193,10 @@ class StorageRouter:
             value = value.replace(tzinfo=timezone.utc)
         return value
 
+
+def _with_columns(relation: str, present: list[str], schema: dict[str, str]) -> str:
+    """`relation` with a NULL for each column of `schema` it lacks."""
+    missing = [c for c in schema if c not in present]
+    if not missing:
+        return relation
+    return f"(SELECT *, {', '.join(f'NULL AS {q(c)}' for c in missing)} FROM {relation})"
