@@ -145,13 +145,16 @@ def _utc(batch: pa.RecordBatch) -> pa.RecordBatch:
 
 def _change_one_value(batch: pa.RecordBatch) -> pa.RecordBatch:
     """The fail point stage.change_value: change one value of the first row after PostgreSQL
-    sent it (the last non-key numeric or text column), as a faulty layer would. Verify must
-    refuse the run; nothing may be published or deleted."""
+    sent it (the last non-key numeric or text column), as a faulty layer would: 1 added, or a
+    float zero's sign flipped (-0.0 read as 0.0, the subtlest change a layer makes). Verify
+    must refuse the run; nothing may be published or deleted."""
     for i in reversed(range(batch.num_columns)):
         column = batch.column(i)
         if column.null_count == len(column):
             continue
-        if pa.types.is_floating(column.type) or pa.types.is_integer(column.type):
+        if pa.types.is_floating(column.type) and column[0].as_py() == 0:
+            changed = pc.negate(column.slice(0, 1))
+        elif pa.types.is_floating(column.type) or pa.types.is_integer(column.type):
             changed = pc.add(column.slice(0, 1), pa.scalar(1, column.type))
         elif pa.types.is_decimal(column.type):
             changed = pc.cast(pc.add(column.slice(0, 1), pa.scalar(1)), column.type)
