@@ -24,7 +24,7 @@ def midnight(d) -> datetime:
     return datetime.combine(d, datetime.min.time(), UTC)
 
 
-def cases(engine, rel: str, cutoff: datetime):
+def cases(engine, rel: str, cutoff: datetime, router=None):
     """History only: the lake holds the rows before the cutoff, PostgreSQL's copy all of them."""
     day = midnight(LAST_DAY - timedelta(days=63))  # a Friday, long aged
     year = datetime(LAST_DAY.year - 1, 1, 1, tzinfo=UTC)
@@ -39,6 +39,11 @@ def cases(engine, rel: str, cutoff: datetime):
         ("one day across all symbols", "(no target)",
          lambda pg: pg.execute(f"SELECT * FROM {rel} WHERE ts >= %s AND ts < %s ORDER BY ts, symbol, interval", [day, day + timedelta(days=1)]).fetchall(),
          lambda: engine.query("market_data", day, day + timedelta(days=1))),
+        # The router holds the tiers lock (lock.TiersReadLock) from its plan to its last row:
+        # this line against the one above is what consistency during a rotation costs.
+        ("one day across all symbols, via StorageRouter", "within 10% of the engine's",
+         lambda pg: pg.execute(f"SELECT * FROM {rel} WHERE ts >= %s AND ts < %s ORDER BY ts, symbol, interval", [day, day + timedelta(days=1)]).fetchall(),
+         lambda: router.query("market_data", day, day + timedelta(days=1))),
         ("monthly OHLC per symbol for a year", ">= 10x faster",
          lambda pg: pg.execute(bars, ["month", "1day", year, next_year]).fetchall(),
          lambda: engine.aggregate("market_data", "1mo", start=year, end=next_year, where={"interval": "1day"})),
@@ -48,9 +53,11 @@ def cases(engine, rel: str, cutoff: datetime):
     ]
 
 
-def compare(engine, pg, rel: str, cutoff: datetime, repeat: int, log) -> list[dict]:
+def compare(engine, pg, rel: str, cutoff: datetime, repeat: int, log, router=None) -> list[dict]:
     results = []
-    for name, target, on_pg, on_lake in cases(engine, rel, cutoff):
+    for name, target, on_pg, on_lake in cases(engine, rel, cutoff, router):
+        if router is None and "StorageRouter" in name:
+            continue
         n_pg, t_pg = best(lambda: len(on_pg(pg)), repeat)
         n_lake, t_lake = best(lambda: on_lake().num_rows, repeat)
         if n_pg != n_lake:

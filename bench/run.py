@@ -145,11 +145,13 @@ class Bench:
         import hotcold
         from hotcold.query_engine import ColdStorageQueryEngine
 
-        engine = ColdStorageQueryEngine(hotcold.load_config(self.main_config), cache_mb=0)
+        config = hotcold.load_config(self.main_config)
+        engine = ColdStorageQueryEngine(config, cache_mb=0)
+        router = hotcold.StorageRouter(config, engine)
         try:
-            return cold.compare(engine, self.pg, "reference.market_data", self.cutoff, self.args.repeat, log)
+            return cold.compare(engine, self.pg, "reference.market_data", self.cutoff, self.args.repeat, log, router)
         finally:
-            engine.close()
+            router.close()
 
     def bare_delete(self) -> dict:
         log("bare DELETE of the aged rows + VACUUM (ANALYZE) on reference.market_data")

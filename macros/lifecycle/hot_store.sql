@@ -385,6 +385,10 @@
       if env_var('HOTCOLD_FAIL_AT', '').split(':')[0] == step ~ '.in_transaction' else "" -%}
   {%- set record = "INSERT INTO hotcold.step_results (run_id, table_name, step, rows, expected) VALUES (" ~ hotcold_lit(run_id) ~ ", "
       ~ hotcold_lit(spec.name) ~ ", " ~ hotcold_lit(step) ~ ", " -%}
+  {#- A delete waits for the queries reading both tiers (python/hotcold/lock.py, TiersReadLock):
+      none of them can have listed the lake's files before this run published and read the hot
+      store after these rows left it. -#}
+  {%- if step == 'delete' -%}{%- set statements = "PERFORM pg_advisory_xact_lock(hashtext('hotcold.tiers')); " ~ statements -%}{%- endif -%}
   {%- set body = "DO $hc$ DECLARE n bigint; " ~ declare ~ " BEGIN " ~ ("BEGIN " if exact else "") ~ statements ~ fail ~ "
        GET DIAGNOSTICS n = ROW_COUNT;
        IF n > " ~ expected ~ " THEN RAISE EXCEPTION 'hotcold: " ~ step ~ " matched % rows, more than the % verified', n, " ~ expected ~ "; END IF;

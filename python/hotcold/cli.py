@@ -397,7 +397,7 @@ def query(
     symbol: Optional[list[str]] = typer.Option(None, "--symbol", "-s", help="Only this symbol (repeatable, or comma-separated)."),
     columns: Optional[str] = typer.Option(None, "--columns", help="Comma-separated columns (default: all)."),
     interval: Optional[str] = typer.Option(None, "--interval", help="Only rows of this interval (tables with an interval column), e.g. 1min."),
-    where: Optional[list[str]] = typer.Option(None, "--where", help="Filter COLUMN OP VALUE, OP one of = != < <= > >= (repeatable)."),
+    where: Optional[list[str]] = typer.Option(None, "--where", help="Filter COLUMN OP VALUE, OP one of = != < <= > >=, or 'COLUMN in A,B' (any of). Repeat it: every filter applies (AND), so a range is --where 'close>=110' --where 'close<115'; for other ORs use hotcold sql."),
     every: Optional[str] = typer.Option(None, "--every", help="Resample into buckets: 1min, 5min, 1h, 1d, 1w, 1mo."),
     by: Optional[str] = typer.Option(None, "--by", help="With --every: group columns (default: the symbol column)."),
     metrics: Optional[str] = typer.Option(None, "--metrics", help="With --every: OUT=FUNC[:COLUMN],... (first last min max sum mean median std count); default open/high/low/close/volume bars."),
@@ -418,7 +418,7 @@ def query(
     if interval:
         if not spec.interval_column:
             raise HotColdError(f"table {table} has no interval column", f"drop --interval, or set tables.{table}.interval_column")
-        filters[spec.interval_column] = ("=", interval)
+        filters.append((spec.interval_column, "=", interval))
     symbols = [x.strip() for s in symbol for x in s.split(",") if x.strip()] if symbol else None
     with StorageRouter(cfg) as router:
         if every:

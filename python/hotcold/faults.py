@@ -14,6 +14,8 @@ delete.before, delete.in_transaction (raise only: inside PostgreSQL's transactio
 delete.after, vacuum.before, vacuum.after, record.before, record.after.
 stage.change_value is not a crash: armed (any action), the streamed stage changes one value
 of the first rows PostgreSQL sent, as a faulty layer would, and verify must refuse the run.
+router.planned is the reader's: StorageRouter has listed the lake's files and not yet read
+the hot store (the moment a rotation's delete would hurt it most).
 In-process callers (tests simulating a concurrent writer) can also hang a function on a
 point with `on(name, fn)`. Unarmed, a fail point is one dictionary lookup.
 """

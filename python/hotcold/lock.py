@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import threading
 import zlib
 from contextlib import contextmanager
 
@@ -18,6 +19,9 @@ from .lake import private_dirs
 
 HELD_ENV = "HOTCOLD_LOCK_HELD"
 ADVISORY_KEY = zlib.crc32(b"hotcold.rotation")
+# The key of the lock that keeps rows in the hot store while a query reads both tiers,
+# computed by PostgreSQL from one name; the delete step (hotcold_pg_counted) takes the same.
+TIERS_KEY_SQL = "hashtext('hotcold.tiers')"
 
 
 class RotationLock:
@@ -97,3 +101,50 @@ def rotation_lock(config: Config):
         yield lock
     finally:
         lock.release()
+
+
+class TiersReadLock:
+    """PostgreSQL's shared advisory lock `hotcold.tiers`, held while a query reads both tiers.
+
+    A rotation publishes a day's files and then deletes its rows from the hot store; a reader
+    that listed the lake's files before the publish and read the hot store after the delete
+    would see those rows in neither. The delete takes the same lock exclusively inside its
+    transaction (macros/lifecycle/hot_store.sql), so it waits for the queries in flight, and a
+    query that starts after it lists the files the rotation published first. Readers never
+    wait for each other; a query waits only for a delete's transaction (seconds at most).
+    Why this and not a generation number: docs/decisions/0001-consistent-reads-across-tiers.md.
+
+    One session per object, opened on first use; thread-safe (shared locks stack). The
+    embedded DuckDB store needs none: one process holds it open at a time."""
+
+    def __init__(self, config: Config):
+        self.config = config
+        self._conn = None
+        self._mutex = threading.Lock()
+
+    @contextmanager
+    def held(self):
+        if self.config.hot.kind != "postgres":
+            yield
+            return
+        conn = self._session()
+        conn.execute(f"select pg_advisory_lock_shared({TIERS_KEY_SQL})")
+        try:
+            yield
+        finally:
+            if not conn.closed:
+                conn.execute(f"select pg_advisory_unlock_shared({TIERS_KEY_SQL})")
+
+    def _session(self):
+        from .hot_store import connect_pg
+
+        with self._mutex:
+            if self._conn is None or self._conn.closed or self._conn.broken:
+                self._conn = connect_pg(self.config, autocommit=True)
+            return self._conn
+
+    def close(self) -> None:
+        with self._mutex:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None

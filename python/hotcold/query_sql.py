@@ -81,31 +81,72 @@ def symbols_arg(symbols) -> tuple[str, ...] | None:
     return out
 
 
-def where_arg(where: Mapping[str, Any] | None) -> tuple[tuple[str, str, Any], ...]:
-    """{col: value} equality, {col: [v1, v2]} membership, {col: (op, value)} comparison."""
-    out = []
-    for col, cond in (where or {}).items():
-        if isinstance(cond, tuple) and len(cond) == 2 and isinstance(cond[0], str):
-            op = OPS.get(cond[0].strip())
-            if op is None:
-                raise QueryError(f"unknown operator {cond[0]!r} for column {col!r}", f"use one of {', '.join(OPS)}")
-            out.append((col, op, cond[1]))
-        elif isinstance(cond, (list, set, frozenset)):
-            out.append((col, "in", list(cond)))
+def where_arg(where) -> tuple[tuple[str, str, Any], ...]:
+    """The filters of a query as (column, op, value) triples, all of which a row must pass (AND).
+
+    `where` is None, or a sequence of filters, each a (column, op, value) triple or a
+    "COLUMN OP VALUE" string (where_text), or a mapping {column: condition} where a condition
+    is a value (equality), a list or set of values (membership), an (op, value) pair, or a
+    list of (op, value) pairs (a range: [(">=", 110), ("<", 115)]). A filter is never dropped
+    or merged: two on one column both apply."""
+    if where is None:
+        return ()
+    out: list[tuple[str, str, Any]] = []
+    if isinstance(where, Mapping):
+        for col, cond in where.items():
+            if isinstance(cond, list) and cond and all(_is_comparison(c) for c in cond):
+                out += [_comparison(col, *c) for c in cond]
+            elif _is_comparison(cond):
+                out.append(_comparison(col, *cond))
+            elif isinstance(cond, (list, set, frozenset)):
+                out.append((col, "in", list(cond)))
+            else:
+                out.append((col, "=", cond))
+        return tuple(out)
+    if isinstance(where, str):
+        where = [where]
+    for item in where:
+        if isinstance(item, str):
+            out += where_text([item])
+        elif isinstance(item, (tuple, list)) and len(item) == 3 and isinstance(item[1], str):
+            col, op, value = item
+            out.append((col, "in", list(value)) if op.strip().lower() == "in" else _comparison(col, op, value))
         else:
-            out.append((col, "=", cond))
+            raise QueryError(f"filter {item!r} is not (column, op, value) nor 'COLUMN OP VALUE'", "e.g. where=[('close', '>=', 110), ('close', '<', 115)]")
     return tuple(out)
 
 
-def where_text(items: list[str] | None) -> dict[str, Any]:
-    """Shell filters: "interval=1min", "close>=100", "symbol!=X"."""
-    out: dict[str, Any] = {}
+def _is_comparison(cond) -> bool:
+    return isinstance(cond, tuple) and len(cond) == 2 and isinstance(cond[0], str)
+
+
+def _comparison(col: str, op: str, value) -> tuple[str, str, Any]:
+    found = OPS.get(op.strip())
+    if found is None:
+        raise QueryError(f"unknown operator {op!r} for column {col!r}", f"use one of {', '.join(OPS)}, or in")
+    return (col, found, value)
+
+
+_FILTER = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(>=|<=|!=|<>|==|=|>|<)\s*(.*?)\s*$")
+_MEMBERSHIP = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s+in\s+(.*?)\s*$", re.IGNORECASE)
+
+
+def where_text(items: list[str] | None) -> list[tuple[str, str, Any]]:
+    """Shell filters, all applied (AND): "interval=1min", "close>=100", "symbol!=X", and
+    "interval in 1min,5min" (any of the values: OR within one column)."""
+    out: list[tuple[str, str, Any]] = []
     for item in items or []:
-        m = re.match(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(>=|<=|!=|<>|==|=|>|<)\s*(.*?)\s*$", item)
+        m = _MEMBERSHIP.match(item)
+        if m:
+            values = [v.strip() for v in m.group(2).strip("()").split(",") if v.strip()]
+            if not values:
+                raise QueryError(f"--where {item!r} lists no values", "e.g. --where 'interval in 1min,5min'")
+            out.append((m.group(1), "in", values))
+            continue
+        m = _FILTER.match(item)
         if not m:
-            raise QueryError(f"--where {item!r} is not COLUMN OP VALUE", "e.g. --where interval=1min --where 'close>100'")
-        col, op, value = m.groups()
-        out[col] = (op, value)
+            raise QueryError(f"--where {item!r} is not COLUMN OP VALUE", "e.g. --where interval=1min --where 'close>100' --where 'interval in 1min,5min'")
+        out.append(_comparison(*m.groups()))
     return out
 
 
@@ -196,9 +237,15 @@ class Builder:
         return " AND ".join(parts) or "true"
 
     def rows(self, req: Request, sql: Sql, cold: str | None, hot: str | None, every: str | None = None, cold_day: str | None = None) -> str:
-        """Every lake column of the rows asked for, from the lake, the hot store, or both; with
-        both, each key once and the hot row winning (a row is in both tiers between a
-        rotation's publish and its delete).
+        """Every lake column of the rows asked for, from the lake, the hot store, or both.
+
+        With both, each key appears once and its hot version wins (a row is in both tiers
+        between a rotation's publish and its delete, and a late correction replaces an archived
+        row), and the filters apply to the winning version only, as in the unified views: a
+        hot version that fails them hides the lake's older one rather than letting it through.
+        So the hot rows that shadow the lake are read with only the filters that cannot tell
+        two versions of a key apart (key_predicate); the lake's rows may take every filter, as
+        one that fails them would be dropped whether it won or not.
 
         With `every`, each row also carries its time bucket (BUCKET) for aggregate(). Buckets
         of whole days follow from a row's day alone, so cold rows take theirs from their day
@@ -207,23 +254,37 @@ class Builder:
         rows)."""
         cols = ", ".join(q(c) for c in self.schema)
         width = f"CAST({sql.bind(every_arg(every))} AS INTERVAL)" if every else None
-        if hot:
-            hot_cols = ", ".join(f"CAST({q(c)} AS {t}) AS {q(c)}" for c, t in self.schema.items())
-            hot_sql = f"SELECT {hot_cols} FROM {hot} WHERE {self.predicate(req, sql)}"
-            if width:
-                hot_sql = f"SELECT *, {self._bucket(width)} AS {BUCKET} FROM ({hot_sql}) h0"
-        if cold:
-            day = cold_day if width and self._whole_days(every) else None
-            bucket = f", {self._bucket(width, day)} AS {BUCKET}" if width else ""
-            cold_sql = f"SELECT {cols}{bucket} FROM {cold} WHERE {self.predicate(req, sql)}"
-        if hot and cold:
-            keys = " AND ".join(f"h.{q(k)} = c.{q(k)}" for k in self.spec.key)
-            out = cols + (f", {BUCKET}" if width else "")
-            return (f"WITH h AS MATERIALIZED ({hot_sql}) SELECT {out} FROM h UNION ALL "
-                    f"SELECT {out} FROM ({cold_sql}) c WHERE NOT EXISTS (SELECT 1 FROM h WHERE {keys})")
         if not (hot or cold):
             raise ValueError("rows() needs a source")
-        return hot_sql if hot else cold_sql
+        if cold:
+            day = cold_day if width and self._whole_days(every) and not hot else None
+            bucket = f", {self._bucket(width, day)} AS {BUCKET}" if width and not hot else ""
+            cold_sql = f"SELECT {cols}{bucket} FROM {cold} WHERE {self.predicate(req, sql)}"
+            if not hot:
+                return cold_sql
+        hot_cols = ", ".join(f"CAST({q(c)} AS {t}) AS {q(c)}" for c, t in self.schema.items())
+        if not cold:
+            hot_sql = f"SELECT {hot_cols} FROM {hot} WHERE {self.predicate(req, sql)}"
+            return f"SELECT *, {self._bucket(width)} AS {BUCKET} FROM ({hot_sql}) h0" if width else hot_sql
+        keys = " AND ".join(f"h.{q(k)} = c.{q(k)}" for k in self.spec.key)
+        merged = (f"WITH h AS MATERIALIZED (SELECT {hot_cols} FROM {hot} WHERE {self.key_predicate(req, sql)})"
+                  f" SELECT {cols} FROM h WHERE {self.predicate(req, sql)} UNION ALL"
+                  f" SELECT {cols} FROM ({cold_sql}) c WHERE NOT EXISTS (SELECT 1 FROM h WHERE {keys})")
+        return f"SELECT *, {self._bucket(width)} AS {BUCKET} FROM ({merged}) m" if width else merged
+
+    def key_predicate(self, req: Request, sql: Sql) -> str:
+        """The part of the query's filters that two versions of one key always agree on: those
+        on key columns (the time range too when the time column is in the key, as in
+        (symbol, interval, ts)). Safe to apply before choosing a key's version, so the hot
+        store still reads only the range through its time index."""
+        key = set(self.spec.key)
+        narrowed = Request(
+            req.spec,
+            req.range if req.time in key else TimeRange(None, None),
+            req.symbols if self.spec.symbol_column in key else None,
+            tuple(w for w in req.where if w[0] in key),
+        )
+        return self.predicate(narrowed, sql)
 
     def _whole_days(self, every: str) -> bool:
         return every_arg(every).split()[1] in WHOLE_DAYS and self.schema[self.spec.time_column] in DAY_BUCKETABLE

@@ -7,6 +7,10 @@ the hot store only; a range that ends before it goes to the lake only; a range a
 to both, merged so each key appears once and the hot row wins (a row is in both tiers between
 a rotation's publish and its delete). Rows of intervals that are never hot (1min bars) are in
 the lake even for recent days, and the file list finds them there.
+
+A query that reads both tiers holds the shared lock `hotcold.tiers` (lock.TiersReadLock) from
+the route to the last row, so no rotation's delete runs between its listing of the lake and its
+reading of the hot store: it sees every row once, even while a rotation moves them.
 """
 
 from __future__ import annotations
@@ -20,9 +24,12 @@ import pyarrow as pa
 from .config import Config
 from . import lake_types
 from .hot_store import attach_hot
+from .faults import fail_point
 from .lake import table_has_files
+from .lock import TiersReadLock
 from .query_engine import ColdStorageQueryEngine, LakePlan
 from .query_sql import Builder, QueryError, Request, Sql, q, symbols_arg, where_arg
+from .timerange import TimeRange
 
 TIERS = ("auto", "hot", "cold")
 
@@ -61,6 +68,7 @@ class StorageRouter:
         self.config = config
         self.engine = engine or ColdStorageQueryEngine(config)
         self._hot_attached = False
+        self._steady = TiersReadLock(config)
 
     def route(self, table: str, start=None, end=None, tz: str | None = None, tier: str = "auto") -> Route:
         if tier not in TIERS:
@@ -68,29 +76,41 @@ class StorageRouter:
         plan = self.engine.plan(table, start, end, tz)
         oldest = self._hot_oldest(table) if tier != "cold" else None
         rng = plan.range
-        hot = tier == "hot" or (tier == "auto" and oldest is not None and (rng.end is None or rng.end > oldest))
         cold = tier == "cold" or (tier == "auto" and bool(plan.files))
+        # A table keyed without its time column may hold a newer version of a lake row at
+        # another time, outside the range: the hot store is read to hide the older one.
+        moved = cold and self.config.table(table).time_column not in self.config.table(table).key
+        hot = tier == "hot" or (tier == "auto" and oldest is not None and (rng.end is None or rng.end > oldest or moved))
         if not cold:
             plan = LakePlan(plan.table, plan.range, (), ())
         return Route(plan.table, tuple(t for t, used in (("hot", hot), ("cold", cold)) if used), plan, oldest)
 
     def query(self, table: str, start=None, end=None, symbols=None, columns=None, where=None, tz: str | None = None, tier: str = "auto") -> RoutedResult:
-        route = self.route(table, start, end, tz, tier)
-        if route.tiers == ("cold",):
-            rows, from_index = self.engine._query(table, start, end, symbols, columns, where, tz)
-            return RoutedResult(rows, route, from_index)
-        builder, req, sql, rows = self._rows(route, symbols, where)
-        return RoutedResult(self.engine._run(builder.select(rows, columns), sql.params), route)
+        """The rows of `table` in [start, end) (naive times read in `tz`, as PostgreSQL with
+        that TimeZone reads them), for `symbols`, passing every filter of `where` (see
+        query_sql.where_arg), ordered by time and key; each key once, its newest version."""
+        with self._steady.held():
+            route = self.route(table, start, end, tz, tier)
+            fail_point("router.planned")
+            if route.tiers == ("cold",):
+                rows, from_index = self.engine._query(table, start, end, symbols, columns, where, tz)
+                return RoutedResult(rows, route, from_index)
+            builder, req, sql, rows = self._rows(route, symbols, where)
+            return RoutedResult(self.engine._run(builder.select(rows, columns), sql.params), route)
 
     def aggregate(self, table: str, every: str, by=None, metrics=None, start=None, end=None, symbols=None, where=None, tz: str | None = None, tier: str = "auto") -> RoutedResult:
-        route = self.route(table, start, end, tz, tier)
-        if route.tiers == ("cold",):
-            rows, from_index = self.engine._aggregate(table, every, by, metrics, start, end, symbols, where, tz)
-            return RoutedResult(rows, route, from_index)
-        builder, req, sql, rows = self._rows(route, symbols, where, every)
-        return RoutedResult(self.engine._run(builder.aggregate(rows, by, metrics), sql.params), route)
+        """Buckets of `every` (e.g. "1h") of the rows query() would return, per `by`."""
+        with self._steady.held():
+            route = self.route(table, start, end, tz, tier)
+            fail_point("router.planned")
+            if route.tiers == ("cold",):
+                rows, from_index = self.engine._aggregate(table, every, by, metrics, start, end, symbols, where, tz)
+                return RoutedResult(rows, route, from_index)
+            builder, req, sql, rows = self._rows(route, symbols, where, every)
+            return RoutedResult(self.engine._run(builder.aggregate(rows, by, metrics), sql.params), route)
 
     def close(self) -> None:
+        self._steady.close()
         self.engine.close()
 
     def __enter__(self):
@@ -110,7 +130,9 @@ class StorageRouter:
         if not route.tiers:
             # Neither tier has rows in the range: an empty answer with the table's columns.
             use_hot = not table_has_files(self.config.lake_root, spec.name)
-        hot = self._hot_rows(spec, route.plan.range, schema) if use_hot else None
+        # The hot rows that hide lake rows are read by the range only where the key holds the time.
+        rng = route.plan.range if spec.time_column in spec.key else TimeRange(None, None)
+        hot = self._hot_rows(spec, rng, schema) if use_hot else None
         return builder, req, sql, self.engine._rows(builder, req, sql, route.plan.files, hot, every)
 
     def _schema(self, route: Route) -> dict[str, str]:

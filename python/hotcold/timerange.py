@@ -59,9 +59,21 @@ def _bound(value, zone, name: str) -> datetime | None:
         except ValueError:
             raise HotColdError(f"{name} {value!r} is not a date or time", "use YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS][+HH:MM]") from None
     if isinstance(value, datetime):
-        moment = value if value.tzinfo else value.replace(tzinfo=zone)
+        moment = value if value.tzinfo else local_time(value, zone)
     elif isinstance(value, date):
-        moment = datetime(value.year, value.month, value.day, tzinfo=zone)
+        moment = local_time(datetime(value.year, value.month, value.day), zone)
     else:
         raise HotColdError(f"{name} must be a date, datetime or ISO string, got {type(value).__name__}", "pass e.g. '2024-03-01'")
     return moment.astimezone(timezone.utc)
+
+
+def local_time(naive: datetime, zone) -> datetime:
+    """The instant a wall-clock time names in `zone`, as PostgreSQL reads it with that TimeZone.
+
+    Where a DST change makes the time ambiguous (01:30 on the autumn night in New York happens
+    twice) or skips it (02:30 on the spring night never happens), PostgreSQL takes the offset in
+    force after an autumn change and before a spring one (datetime docs, "Handling of Invalid
+    or Ambiguous Timestamps"): in both cases the smaller of the two UTC offsets, which is also
+    right where the change is not a whole hour (Lord Howe's 30 minutes)."""
+    first, second = naive.replace(tzinfo=zone, fold=0), naive.replace(tzinfo=zone, fold=1)
+    return first if first.utcoffset() <= second.utcoffset() else second
