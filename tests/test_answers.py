@@ -100,11 +100,23 @@ def answer(table: pa.Table):
     return sorted(out)
 
 
-def cli_query(config, *args):
-    proc = subprocess.run([sys.executable, "-m", "hotcold", "query", "quotes", "--format", "json", "--limit", "0", "--config", str(config.path), *args],
-                          capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr
-    rows = json.loads(proc.stdout)
+def cli_query(config, *args, in_process=False):
+    """`hotcold query quotes ... --format json`'s rows, as answer() gives them: run as a user
+    runs it, or in this process (typer's runner, for the property test's many examples)."""
+    argv = ["query", "quotes", "--format", "json", "--limit", "0", "--config", str(config.path), *args]
+    if in_process:
+        from typer.testing import CliRunner
+
+        from hotcold.cli import app
+
+        result = CliRunner().invoke(app, argv)
+        assert result.exit_code == 0, result.output
+        out = result.stdout
+    else:
+        proc = subprocess.run([sys.executable, "-m", "hotcold", *argv], capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr
+        out = proc.stdout
+    rows = json.loads(out)
     return sorted((r["sym"], datetime.fromisoformat(r["ts"]).astimezone(timezone.utc), f"{float(r['px']):.4f}", r["qty"]) for r in rows)
 
 
@@ -275,8 +287,9 @@ filters = st.lists(st.one_of(
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(start=moments, hours=st.integers(1, 24 * 30), symbols=st.one_of(st.none(), st.lists(st.sampled_from(SYMS), min_size=1, max_size=2, unique=True)),
-       where=filters, zone=st.sampled_from(["UTC", "America/New_York", "Europe/London", "Asia/Tokyo"]))
-def test_router_engine_and_unified_view_equal_postgres(project, start, hours, symbols, where, zone):
+       where=filters, zone=st.sampled_from(["UTC", "America/New_York", "Europe/London", "Asia/Tokyo", "Australia/Lord_Howe"]),
+       every=st.sampled_from([None, "1h", "1d"]))
+def test_router_engine_cli_and_unified_view_equal_postgres(project, start, hours, symbols, where, zone, every):
     config, dsn = project
     end = start + timedelta(hours=hours)
     local = "ts >= %s::timestamptz AND ts < %s::timestamptz"
@@ -285,6 +298,18 @@ def test_router_engine_and_unified_view_equal_postgres(project, start, hours, sy
     want = truth(dsn, sql, params + ([symbols] if symbols else []), zone=zone)
     with hotcold.StorageRouter(config) as router:
         assert answer(router.query("quotes", start, end, symbols=symbols, where=where, tz=zone).table) == want
+        if every:
+            # Resampled: buckets of the UTC wall clock, counted and summed over the newest versions.
+            got = router.aggregate("quotes", every, metrics={"n": ("count", "px"), "total": ("sum", "qty")}, start=start, end=end, symbols=symbols, where=where, tz=zone).table
+            buckets = {(r["sym"], r["ts"].astimezone(timezone.utc).replace(tzinfo=None)): (r["n"], r["total"]) for r in got.to_pylist()}
+            unit = {"1h": "hour", "1d": "day"}[every]
+            with psycopg.connect(dsn) as conn:
+                conn.execute(f"SET TimeZone = '{zone}'")
+                rows = conn.execute(f"SELECT sym, date_trunc('{unit}', ts AT TIME ZONE 'UTC'), count(px), sum(qty) FROM ref_quotes WHERE {sql} GROUP BY 1, 2",
+                                    params + ([symbols] if symbols else [])).fetchall()
+            assert buckets == {(s, b): (n, t) for s, b, n, t in rows}
+    args = ["--start", params[0], "--end", params[1], "--tz", zone, *(["-s", ",".join(symbols)] if symbols else [])]
+    assert cli_query(config, *args, *[a for c, op, v in where for a in ("--where", f"{c}{op}{v}")], in_process=True) == want
     with psycopg.connect(dsn) as conn:
         conn.execute(f"SET TimeZone = '{zone}'")
         lo, hi = conn.execute("SELECT %s::timestamptz, %s::timestamptz", params).fetchone()
