@@ -153,6 +153,25 @@ def status(config: Optional[Path] = ConfigOpt, as_of: Optional[str] = AsOfOpt, j
 
 
 @app.command()
+def init(
+    folder: Path = typer.Argument(Path("."), help="The folder to set up (made if missing)."),
+    force: bool = typer.Option(False, "--force", help="Overwrite files that are already there."),
+    json_out: bool = JsonOpt,
+):
+    """Write a commented unified_config.yaml and a dbt project that runs hotcold as a dbt package."""
+    from .init_project import init as do_init
+
+    written = do_init(folder, force=force)
+    if json_out:
+        out.print_json(json.dumps({"written": [str(p) for p in written]}))
+        return
+    for path in written:
+        out.print(f"wrote {path}", highlight=False)
+    out.print(f"\nNext: edit {written[0].name} (storage.hot_store), then [bold]hotcold status[/bold] or [bold]hotcold demo[/bold];"
+              f" with dbt alone: [bold]cd {folder} && dbt deps && dbt run[/bold]")
+
+
+@app.command()
 def demo(
     config: Optional[Path] = ConfigOpt,
     symbols: int = typer.Option(200, min=1, help="How many symbols to invent."),
@@ -160,9 +179,15 @@ def demo(
     as_of: Optional[str] = AsOfOpt,
     json_out: bool = JsonOpt,
 ):
-    """Fill the hot store with synthetic market data, news, features and sentiment, then rotate it."""
-    from .demo import run_demo
+    """Fill the hot store with synthetic market data, news, features and sentiment, then rotate it.
 
+    In a folder without unified_config.yaml it first writes hotcold's commented one there
+    (an embedded hot store, the lake under ./data_lake), so the demo needs nothing but a folder."""
+    from .demo import run_demo
+    from .init_project import write_config_if_missing
+
+    if config is None and not os.environ.get("HOTCOLD_CONFIG") and write_config_if_missing(Path(config_mod.DEFAULT_CONFIG)):
+        err.print(f"hotcold demo: wrote {config_mod.DEFAULT_CONFIG} (hotcold's defaults, commented); edit it to point at your own PostgreSQL")
     cfg = _config(config)
     if not json_out:
         err.print(f"hotcold demo: {symbols} symbols × {years} years into {cfg.hot.describe()}, lake at {cfg.lake_root}")

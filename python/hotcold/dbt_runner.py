@@ -16,13 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from . import progress
+from . import progress, shipped
 from .config import Config
 from .errors import HotColdError, StepFailed
 from .lock import held_by_this_process, rotation_lock
 
 _ONE_AT_A_TIME = threading.Lock()
-SOURCE_PROJECT = Path(__file__).resolve().parents[2]
 
 
 @dataclass
@@ -32,11 +31,12 @@ class DbtOutcome:
 
 
 def project_dir(config: Config) -> Path:
-    """The user's own copy of the dbt project beside their config, else the one we ship."""
-    for candidate in (config.project_dir, SOURCE_PROJECT):
-        if (candidate / "dbt_project.yml").is_file():
-            return candidate
-    raise HotColdError("cannot find hotcold's dbt project (dbt_project.yml)", "run from the hotcold checkout or install it with pip install -e .")
+    """The user's own copy of hotcold's dbt project beside their config (a checkout), else
+    the one the package ships (hotcold.shipped)."""
+    own = config.project_dir
+    if (own / "dbt_project.yml").is_file() and (own / "macros" / "lifecycle").is_dir():
+        return own
+    return shipped.project_dir()
 
 
 def invoke(config: Config, args: list[str], vars: dict | None = None, on_event: Callable[[str, str], None] | None = None) -> DbtOutcome:
