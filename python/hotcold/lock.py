@@ -127,7 +127,7 @@ class TiersReadLock:
         if self.config.hot.kind != "postgres":
             yield
             return
-        conn = self._session()
+        conn = self.session()
         conn.execute(f"select pg_advisory_lock_shared({TIERS_KEY_SQL})")
         try:
             yield
@@ -135,7 +135,9 @@ class TiersReadLock:
             if not conn.closed:
                 conn.execute(f"select pg_advisory_unlock_shared({TIERS_KEY_SQL})")
 
-    def _session(self):
+    def session(self):
+        """This lock's PostgreSQL session (autocommit, hotcold's session settings), opened on
+        first use and again after a broken connection; free for small lookups between locks."""
         from .hot_store import connect_pg
 
         with self._mutex:
