@@ -19,12 +19,9 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import uuid
 
 import psycopg
 import pytest
-from psycopg import sql
-from psycopg.conninfo import make_conninfo
 
 LOCAL_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 HOW_TO = (
@@ -123,14 +120,10 @@ def pg_server_dsn():
 
 @pytest.fixture
 def pg_dsn(pg_server_dsn):
-    name = f"hc_test_{uuid.uuid4().hex[:16]}"
-    with psycopg.connect(pg_server_dsn, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield make_conninfo(pg_server_dsn, dbname=name)
-    finally:
-        with psycopg.connect(pg_server_dsn, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+    from support import scratch_database
+
+    with scratch_database(pg_server_dsn) as dsn:
+        yield dsn
 
 
 def pytest_terminal_summary(terminalreporter):

@@ -2,15 +2,34 @@
 
 from __future__ import annotations
 
+import uuid
 from collections import Counter
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
 import duckdb
+import psycopg
 import yaml
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
 
 import hotcold
 from hotcold.hot_store import attach_hot
+
+@contextmanager
+def scratch_database(server_dsn: str):
+    """A new, empty PostgreSQL database on the test server: yields its DSN, drops it after
+    (WITH FORCE: a session a test left open must not keep it)."""
+    name = f"hc_test_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(server_dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield make_conninfo(server_dsn, dbname=name)
+    finally:
+        with psycopg.connect(server_dsn, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
 
 BASE = yaml.safe_load((Path(__file__).resolve().parents[1] / "unified_config.yaml").read_text())
 

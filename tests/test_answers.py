@@ -14,7 +14,6 @@ import json
 import subprocess
 import sys
 import threading
-import uuid
 from datetime import date, datetime, timedelta, timezone
 
 import psycopg
@@ -23,13 +22,11 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from psycopg import sql as pgsql
-from psycopg.conninfo import make_conninfo
 
 import hotcold
 from hotcold import catalog, faults
 from hotcold.rotation import rotate
-from support import TALLY, write_config
+from support import TALLY, scratch_database, write_config
 
 AS_OF = date(2025, 12, 5)  # cutoff 2025-11-05 00:00 UTC
 CUTOFF = datetime(2025, 11, 5, tzinfo=timezone.utc)
@@ -58,11 +55,7 @@ def fill_quotes(conn, table="quotes", first=FIRST, last=LAST):
 
 @pytest.fixture(scope="module")
 def project(pg_server_dsn, tmp_path_factory):
-    name = f"hc_test_{uuid.uuid4().hex[:16]}"
-    with psycopg.connect(pg_server_dsn, autocommit=True) as conn:
-        conn.execute(pgsql.SQL("CREATE DATABASE {}").format(pgsql.Identifier(name)))
-    dsn = make_conninfo(pg_server_dsn, dbname=name)
-    try:
+    with scratch_database(pg_server_dsn) as dsn:
         config = quotes_config(tmp_path_factory.mktemp("answers"), dsn)
         with psycopg.connect(dsn, autocommit=True) as conn:
             fill_quotes(conn)
@@ -80,9 +73,6 @@ def project(pg_server_dsn, tmp_path_factory):
             conn.execute("UPDATE ref_quotes r SET px = q.px, qty = q.qty FROM quotes q WHERE (q.sym, q.ts) = (r.sym, r.ts)")
             assert conn.execute("SELECT count(*) FROM quotes WHERE ts < %s", [CUTOFF]).fetchone()[0] > 100
         yield config, dsn
-    finally:
-        with psycopg.connect(pg_server_dsn, autocommit=True) as conn:
-            conn.execute(pgsql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(pgsql.Identifier(name)))
 
 
 def truth(dsn, where_sql="true", params=(), zone="UTC"):

@@ -13,7 +13,6 @@ import json
 import os
 import subprocess
 import sys
-import uuid
 from datetime import date, datetime, timedelta, timezone
 
 import psycopg
@@ -21,15 +20,13 @@ import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from psycopg import sql as pgsql
-from psycopg.conninfo import make_conninfo
 
 import hotcold
 from hotcold import ColdStorageQueryEngine, StorageRouter
 from hotcold.demo import fill_demo_data
 from hotcold.errors import HotColdError
 from hotcold.rotation import rotate
-from support import write_config
+from support import scratch_database, write_config
 
 AS_OF = date(2026, 11, 25)
 CUTOFF = datetime(2026, 10, 26, tzinfo=timezone.utc)  # AS_OF - 30 days
@@ -41,11 +38,7 @@ UTC = timezone.utc
 
 @pytest.fixture(scope="module")
 def project(pg_server_dsn, tmp_path_factory):
-    name = f"hc_test_{uuid.uuid4().hex[:16]}"
-    with psycopg.connect(pg_server_dsn, autocommit=True) as conn:
-        conn.execute(pgsql.SQL("CREATE DATABASE {}").format(pgsql.Identifier(name)))
-    dsn = make_conninfo(pg_server_dsn, dbname=name)
-    try:
+    with scratch_database(pg_server_dsn) as dsn:
         config = hotcold.load_config(write_config(tmp_path_factory.mktemp("query"), "postgres", dsn))
         fill_demo_data(config, symbols=6, years=2, as_of=AS_OF)
         with pg(config) as conn:
@@ -57,9 +50,6 @@ def project(pg_server_dsn, tmp_path_factory):
             conn.execute(f"INSERT INTO market_data ({MD}) SELECT {MD.replace('close', 'close + 1000')} FROM ref_market_data WHERE (symbol, interval, ts) = (%s, %s, %s)", both)
             conn.execute("UPDATE ref_market_data SET close = close + 1000 WHERE (symbol, interval, ts) = (%s, %s, %s)", both)
         yield config, report, both
-    finally:
-        with psycopg.connect(pg_server_dsn, autocommit=True) as conn:
-            conn.execute(pgsql.SQL("DROP DATABASE {} WITH (FORCE)").format(pgsql.Identifier(name)))
 
 
 def pg(config):
