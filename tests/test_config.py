@@ -358,3 +358,170 @@ def test_empty_file_gives_the_defaults(tmp_path):
     path.write_text("")
     config = hotcold.load_config(path)
     assert config.hot_days == 30 and set(config.tables) == {"market_data", "news", "features", "social_sentiment"}
+
+
+# --- the pydantic models: the hot store's union, and errors named as the user writes the key ---
+
+def test_hot_store_type_picks_keys_and_defaults(tmp_path):
+    cfg = base()
+    cfg["storage"]["hot_store"] = {"path": "hot.duckdb"}  # no type: duckdb
+    config = load_dict(tmp_path, cfg)
+    assert config.hot.kind == "duckdb" and config.hot.schema == "main" and config.hot.dsn is None
+    assert config.hot.path == (tmp_path / "hot.duckdb").resolve()
+
+    cfg["storage"]["hot_store"] = {"type": "postgres", "dsn": "host=127.0.0.1 dbname=d"}
+    config = load_dict(tmp_path, cfg)
+    assert config.hot.kind == "postgres" and config.hot.schema == "public" and config.hot.path is None
+
+
+def test_switching_hot_store_type_leaves_the_other_key_ignored(tmp_path):
+    """`type` is a one-word edit: the other store's key may stay in the file, unread."""
+    cfg = base()
+    cfg["storage"]["hot_store"] = {"type": "duckdb", "path": "hot.duckdb", "dsn": "not read"}
+    assert load_dict(tmp_path, cfg).hot.dsn is None
+    cfg["storage"]["hot_store"] = {"type": "postgres", "dsn": "host=127.0.0.1 dbname=d", "path": "not read"}
+    assert load_dict(tmp_path, cfg).hot.path is None
+
+
+def test_postgres_hot_store_without_dsn(tmp_path):
+    cfg = base()
+    cfg["storage"]["hot_store"] = {"type": "postgres"}
+    rejects(tmp_path, cfg, "'storage.hot_store.dsn' is empty")
+
+
+@pytest.mark.parametrize("kind", ["postgres", "duckdb"])
+def test_unknown_key_under_either_hot_store_names_no_union_tag(tmp_path, kind):
+    cfg = base()
+    cfg["storage"]["hot_store"] = {"type": kind, "dsn": "host=127.0.0.1 dbname=d", "shcema": "x"}
+    err = rejects(tmp_path, cfg, "unknown config key 'storage.hot_store.shcema'")
+    assert err.fix == "allowed keys under 'storage.hot_store': dsn, path, schema, type"
+    assert kind not in str(err)
+
+
+def test_hot_store_type_that_is_not_a_string(tmp_path):
+    cfg = base()
+    cfg["storage"]["hot_store"] = {"type": 5}
+    rejects(tmp_path, cfg, "'storage.hot_store.type' must be str, got 5")
+
+
+@pytest.mark.parametrize("section", ["storage", "storage.hot_store", "storage.lake", "tables.news"])
+def test_a_section_that_is_a_list(tmp_path, section):
+    cfg = base()
+    *parents, last = section.split(".")
+    node = cfg
+    for key in parents:
+        node = node[key]
+    node[last] = ["x"]
+    rejects(tmp_path, cfg, f"'{section}' must be a mapping, got list")
+
+
+def test_empty_sections_take_their_defaults(tmp_path):
+    cfg = base()
+    cfg["storage"]["lifecycle"] = None
+    cfg["storage"]["hot_store"] = None
+    config = load_dict(tmp_path, cfg)
+    assert config.hot_days == 30 and config.schedule == "0 2 * * *" and config.hot.kind == "duckdb"
+
+
+def test_unknown_top_level_key_lists_the_top_level(tmp_path):
+    cfg = base()
+    cfg["tabels"] = {}
+    err = rejects(tmp_path, cfg, "unknown config key 'tabels'")
+    assert err.fix == "allowed keys at the top level: storage, tables"
+
+
+def test_a_key_that_is_not_a_string(tmp_path):
+    cfg = base()
+    cfg["storage"]["lake"][5] = "x"
+    rejects(tmp_path, cfg, "unknown config key 'storage.lake.5'")
+
+
+@pytest.mark.parametrize("key, value, fragment", [
+    ("file_mode", 640, "'storage.lake.file_mode' must be str, got 640"),
+    ("history_index", 1, "'storage.lake.history_index' must be bool, got 1"),
+    ("root", None, "'storage.lake.root' must be str, got None"),
+    ("compression", "brotli", "'storage.lake.compression' must be one of zstd, snappy, gzip, lz4_raw, uncompressed, got 'brotli'"),
+])
+def test_lake_values(tmp_path, key, value, fragment):
+    cfg = base()
+    cfg["storage"]["lake"][key] = value
+    rejects(tmp_path, cfg, fragment)
+
+
+@pytest.mark.parametrize("value, fragment", [(-1, "must be 0 (no cache) or more, got -1"), ("256", "must be int, got '256'")])
+def test_query_cache_mb(tmp_path, value, fragment):
+    cfg = base()
+    cfg["storage"]["query"] = {"cache_mb": value}
+    rejects(tmp_path, cfg, f"'storage.query.cache_mb' {fragment}")
+
+
+def test_hot_interval_typo(tmp_path):
+    cfg = base()
+    cfg["storage"]["lifecycle"]["hot_intervals"] = ["1day", "1dya"]
+    rejects(tmp_path, cfg, "'storage.lifecycle.hot_intervals' holds '1dya', which is not an interval name")
+
+
+def test_optional_column_of_the_wrong_type(tmp_path):
+    cfg = base()
+    cfg["tables"]["news"]["symbol_column"] = 5
+    rejects(tmp_path, cfg, "'tables.news.symbol_column' must be str or NoneType, got 5")
+
+
+def test_empty_symbol_column_means_none(tmp_path):
+    cfg = base()
+    cfg["tables"]["news"]["symbol_column"] = ""
+    assert load_dict(tmp_path, cfg).tables["news"].symbol_column is None
+
+
+def test_rotation_table_that_is_not_a_name(tmp_path):
+    cfg = base()
+    cfg["storage"]["rotation"]["tables"] = ["market_data", 5]
+    rejects(tmp_path, cfg, "'storage.rotation.tables' holds 5, which is not a str")
+
+
+def test_table_without_a_key_entry(tmp_path):
+    cfg = base()
+    del cfg["tables"]["news"]["key"]
+    rejects(tmp_path, cfg, "'tables.news.key' must list the columns")
+
+
+@pytest.mark.parametrize("tables", [[], {}, "market_data"])
+def test_tables_must_be_a_nonempty_mapping(tmp_path, tables):
+    cfg = base()
+    cfg["tables"] = tables
+    rejects(tmp_path, cfg, "'tables' must map table names to specs")
+
+
+def test_state_and_catalog_sit_beside_the_lake_unless_set(tmp_path, monkeypatch):
+    config = load_dict(tmp_path, base())
+    assert config.state_path == config.lake_root.parent / "_hotcold" / "state.duckdb"
+    assert config.catalog_path == config.lake_root.parent / "hotcold.duckdb"
+
+    monkeypatch.setenv("HOTCOLD_LAKE_ROOT", str(tmp_path / "moved" / "lake"))
+    assert load_dict(tmp_path, base()).state_path == tmp_path / "moved" / "_hotcold" / "state.duckdb"
+
+    cfg = base()
+    cfg["storage"]["lake"].update(state_path="s/state.duckdb", catalog_path="c.duckdb")
+    monkeypatch.setenv("HOTCOLD_STATE_PATH", "env/state.duckdb")
+    config = load_dict(tmp_path, cfg)
+    assert config.state_path == (tmp_path / "env" / "state.duckdb").resolve()
+    assert config.catalog_path == (tmp_path / "c.duckdb").resolve()
+
+
+def test_env_overrides_replace_the_file_value_unread(tmp_path, monkeypatch):
+    """An overridden key is not validated: the deployment's value replaces it."""
+    cfg = base()
+    cfg["storage"]["hot_store"] = {"type": "mysql", "dsn": 5}
+    cfg["storage"]["lake"]["root"] = 5
+    monkeypatch.setenv("HOTCOLD_HOT_DSN", "host=127.0.0.1 dbname=d")
+    monkeypatch.setenv("HOTCOLD_LAKE_ROOT", str(tmp_path / "lake"))
+    config = load_dict(tmp_path, cfg)
+    assert config.hot.kind == "postgres" and config.lake_root == tmp_path / "lake"
+
+
+def test_the_first_error_is_the_outer_shape(tmp_path):
+    """With several mistakes, a misspelt key is reported before a bad value beside it."""
+    cfg = base()
+    cfg["storage"]["lifecycle"]["hot_days"] = -1
+    cfg["storage"]["lifecycle"]["hot_dayz"] = 1
+    rejects(tmp_path, cfg, "unknown config key 'storage.lifecycle.hot_dayz'")

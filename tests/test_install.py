@@ -56,7 +56,10 @@ def test_the_wheel_runs_from_an_empty_folder_with_the_cli_and_with_plain_dbt(ins
 
     run([str(bin_dir / "hotcold"), "demo", "--symbols", "2", "--years", "1", "--as-of", "2026-11-10"], cwd=work, env=env)
     before = json.loads(run([str(bin_dir / "hotcold"), "status", "--json", "--as-of", "2026-11-10"], cwd=work, env=env))
+    # The README's line for analysts: the DuckDB CLI came with the install.
+    counted = run([str(bin_dir / "duckdb"), "-readonly", "data_lake/hotcold.duckdb", "-csv", "-noheader", "-c", "select count(*) from cold.market_data"], cwd=work, env=env)
     lake_rows = before["tables"]["market_data"]["lake"]["rows"]
+    assert int(counted.strip()) == lake_rows
     assert before["tables"]["market_data"]["lake"]["days"] > 200
 
     # Plain dbt in the user's own project: the rotation runs from the hotcold package.

@@ -3,30 +3,40 @@
 The user's own keys (`storage.lifecycle.*`) are kept verbatim; hotcold adds the hot store
 connection, the lake location and one spec per table. Every value is checked on load so a
 mistake is one clear line, not a failure halfway through a rotation.
+
+The file's shape lives in config_models.py (pydantic); this module reads the file, expands
+`${VAR}`, applies the HOTCOLD_* overrides, turns a validation error into one ConfigError and
+builds the frozen `Config` the rest of hotcold uses.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import types
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Union, get_args, get_origin
 
 import yaml
-from croniter import croniter
+from pydantic import BaseModel, ValidationError
 
+from .config_models import (  # noqa: F401  IDENTIFIER, INTERVAL, COMPRESSIONS, DEFAULT_TABLES, redact_dsn: re-exported
+    COMPRESSIONS,
+    DEFAULT_TABLES,
+    IDENTIFIER,
+    INTERVAL,
+    Invalid,
+    PostgresHotStore,
+    UnifiedConfig,
+    check_identifier,
+    redact_dsn,
+)
 from .errors import ConfigError
 
 DEFAULT_CONFIG = "unified_config.yaml"
-IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 DATA_TYPES = ("market_data", "news", "features", "social_sentiment")
-INTERVAL = re.compile(r"[1-9][0-9]*\s?(s|sec|second|m|min|minute|h|hr|hour|d|day|w|wk|week|mo|mon|month|q|quarter|y|yr|year)s?", re.I)
-
-
-# Parquet codecs every common reader (DuckDB, Spark, pandas/pyarrow) decodes.
-COMPRESSIONS = ("zstd", "snappy", "gzip", "lz4_raw", "uncompressed")
 
 
 @dataclass(frozen=True)
@@ -95,12 +105,6 @@ class Config:
         return [t for t in self.tables.values() if t.rotate]
 
 
-def redact_dsn(dsn: str) -> str:
-    dsn = re.sub(r"(://[^:/@]*):[^@]*@", r"\1:***@", dsn)
-    # libpq allows a quoted value (password='a b\'c'); redact all of it, not its first word.
-    return re.sub(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'?|\S+)", r"\1***", dsn, flags=re.I)
-
-
 def load(path: str | os.PathLike | None = None) -> Config:
     cfg_path = Path(path or os.environ.get("HOTCOLD_CONFIG") or DEFAULT_CONFIG).resolve()
     if not cfg_path.is_file():
@@ -136,107 +140,80 @@ def _expand_env(value: Any) -> Any:
     return value
 
 
-class _Section:
-    """Reads one mapping of the config and refuses keys it does not know."""
+def _with_env_overrides(raw: Any) -> Any:
+    """HOTCOLD_HOT_DSN, HOTCOLD_LAKE_ROOT and HOTCOLD_STATE_PATH win over the file.
 
-    def __init__(self, data: Any, where: str, allowed: set[str]):
-        if data is None:
-            data = {}
-        if not isinstance(data, dict):
-            raise ConfigError(f"'{where or 'config'}' must be a mapping, got {type(data).__name__}", "see unified_config.yaml in the README")
-        unknown = sorted(set(data) - allowed)
-        if unknown:
-            raise ConfigError(
-                f"unknown config key '{_dotted(where, unknown[0])}'",
-                f"allowed keys {f'under {where!r}' if where else 'at the top level'}: {', '.join(sorted(allowed))}",
-            )
-        self.data, self.where = data, where
-
-    def get(self, key: str, kind: type | tuple, default: Any) -> Any:
-        value = self.data.get(key, default)
-        # bool is an int subclass; refuse it as a count
-        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            want = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
-            raise ConfigError(f"'{_dotted(self.where, key)}' must be {want}, got {value!r}", f"set {_dotted(self.where, key)} to a {want}")
-        return value
-
-    def section(self, key: str, allowed: set[str]) -> "_Section":
-        return _Section(self.data.get(key), _dotted(self.where, key), allowed)
+    They replace the file's value before validation, so a deployment can override a key the
+    file leaves as a placeholder. HOTCOLD_HOT_DSN also makes the hot store PostgreSQL."""
+    dsn = os.environ.get("HOTCOLD_HOT_DSN")
+    if dsn:
+        raw = _override(raw, "hot_store", {"type": "postgres", "dsn": dsn})
+    for variable, key in (("HOTCOLD_LAKE_ROOT", "root"), ("HOTCOLD_STATE_PATH", "state_path")):
+        if os.environ.get(variable):
+            raw = _override(raw, "lake", {key: os.environ[variable]})
+    return raw
 
 
-def _dotted(where: str, key: str) -> str:
-    """The key's path as the user writes it in the YAML: storage.lifecycle.hot_days."""
-    return f"{where}.{key}" if where else key
+def _override(raw: Any, section: str, values: dict) -> Any:
+    """A copy of `raw` with `values` set in storage.<section>."""
+    raw = {} if raw is None else raw
+    storage = raw.get("storage") if isinstance(raw, dict) else None
+    part = storage.get(section) if isinstance(storage, dict) else None
+    if not isinstance(raw, dict) or not isinstance(storage, (dict, type(None))) or not isinstance(part, (dict, type(None))):
+        return raw  # not a mapping: validation refuses it, with the variable set or not
+    return {**raw, "storage": {**(storage or {}), section: {**(part or {}), **values}}}
 
 
-def identifier(name: Any, where: str) -> str:
-    if not isinstance(name, str) or not IDENTIFIER.match(name):
-        raise ConfigError(
-            f"'{where}' is not a plain SQL identifier: {name!r}",
-            "use letters, digits and underscores, starting with a letter",
-        )
-    return name
+def parse(raw: Any, cfg_path: Path) -> Config:
+    try:
+        model = UnifiedConfig.model_validate(_with_env_overrides(raw))
+    except ValidationError as exc:
+        raise _config_error(exc) from None
+    return _build(model, cfg_path)
 
 
-def parse(raw: dict, cfg_path: Path) -> Config:
-    root = _Section(raw, "", {"storage", "tables"})
-    storage = root.section("storage", {"lifecycle", "hot_store", "lake", "logging", "rotation", "query"})
-    life = storage.section("lifecycle", {"hot_days", "hot_intervals", "archive_on_backfill", "auto_rotation"})
-    auto = life.section("auto_rotation", {"enabled", "schedule"})
-
-    hot_days = life.get("hot_days", int, 30)
-    if hot_days <= 0:
-        raise ConfigError(f"'storage.lifecycle.hot_days' must be a positive number of days, got {hot_days}", "set hot_days to 1 or more (30 is the default)")
-    hot_intervals = life.get("hot_intervals", list, ["1day"])
-    if not hot_intervals or not all(isinstance(i, str) and i.strip() for i in hot_intervals):
-        raise ConfigError("'storage.lifecycle.hot_intervals' must be a non-empty list of interval names", 'e.g. hot_intervals: ["1day"]')
-    # A typo here ("1dya") would make every row of every interval age out on the next run.
-    for name in hot_intervals:
-        if not INTERVAL.fullmatch(name.strip()):
-            raise ConfigError(f"'storage.lifecycle.hot_intervals' holds {name!r}, which is not an interval name",
-                              'use a count and a unit as your data writes them: "1day", "1hour", "5min", "1h", "1w"')
-    schedule = auto.get("schedule", str, "0 2 * * *")
-    if not croniter.is_valid(schedule) or len(schedule.split()) != 5:
-        raise ConfigError(f"'storage.lifecycle.auto_rotation.schedule' is not a 5-field cron expression: {schedule!r}", 'e.g. "0 2 * * *" for 02:00 every day')
-
+def _build(model: UnifiedConfig, cfg_path: Path) -> Config:
     base = cfg_path.parent
-    hot = _hot_store(storage.section("hot_store", {"type", "dsn", "schema", "path"}), base)
-    lake = storage.section("lake", {"root", "state_path", "catalog_path", "file_mode", "compression", "history_index"})
-    compression = lake.get("compression", str, "snappy")
-    if compression not in COMPRESSIONS:
-        raise ConfigError(f"'storage.lake.compression' must be one of {', '.join(COMPRESSIONS)}, got {compression!r}",
-                          'use "snappy" (the default: fastest to read and write) or "zstd" (files about 25% smaller, aggregations about 20% slower)')
-    file_mode = lake.get("file_mode", str, "0600")
-    if not re.fullmatch(r"0?[0-7]{3}", file_mode) or int(file_mode, 8) & 0o600 != 0o600:
-        raise ConfigError(f"'storage.lake.file_mode' must be an octal mode the owner can read and write, like \"0640\", got {file_mode!r}",
-                          'use "0600" (private, the default), "0640" (group may read) or "0644"')
-    lake_root = _path(os.environ.get("HOTCOLD_LAKE_ROOT") or lake.get("root", str, "data_lake/cold_storage"), base)
-    state_default = str(lake_root.parent / "_hotcold" / "state.duckdb")
-    logging_ = storage.section("logging", {"file"})
-    rotation = storage.section("rotation", {"tables"})
-    query = storage.section("query", {"cache_mb"})
-    cache_mb = query.get("cache_mb", int, 256)
-    if cache_mb < 0:
-        raise ConfigError(f"'storage.query.cache_mb' must be 0 (no cache) or more, got {cache_mb}", "set storage.query.cache_mb to a size in MB, e.g. 256")
+    storage, lake = model.storage, model.storage.lake
+    life, store = storage.lifecycle, storage.hot_store
+    if isinstance(store, PostgresHotStore):
+        hot = HotStore("postgres", store.schema_, dsn=store.dsn)
+    else:
+        hot = HotStore("duckdb", store.schema_, path=_path(store.path, base))
+    lake_root = _path(lake.root, base)
 
-    tables = _tables(raw.get("tables"), rotation.get("tables", list, ["market_data"]))
+    def beside_lake(key: str, default: str) -> Path:
+        # Unset, hotcold's own files sit beside the lake root, wherever HOTCOLD_LAKE_ROOT moved it.
+        return _path(getattr(lake, key) if key in lake.model_fields_set else str(lake_root.parent / default), base)
+
+    rotate = set(storage.rotation.tables)
     return Config(
         path=cfg_path,
-        hot_days=hot_days,
-        hot_intervals=tuple(i.strip() for i in hot_intervals),
-        archive_on_backfill=life.get("archive_on_backfill", bool, True),
-        auto_rotation_enabled=auto.get("enabled", bool, True),
-        schedule=schedule,
+        hot_days=life.hot_days,
+        hot_intervals=tuple(life.hot_intervals),
+        archive_on_backfill=life.archive_on_backfill,
+        auto_rotation_enabled=life.auto_rotation.enabled,
+        schedule=life.auto_rotation.schedule,
         hot=hot,
         lake_root=lake_root,
-        state_path=_path(os.environ.get("HOTCOLD_STATE_PATH") or lake.get("state_path", str, state_default), base),
-        catalog_path=_path(lake.get("catalog_path", str, str(lake_root.parent / "hotcold.duckdb")), base),
-        log_file=_path(logging_.get("file", str, "logs/storage_rotation.log"), base),
-        query_cache_mb=cache_mb,
-        lake_file_mode=int(file_mode, 8),
-        lake_compression=compression,
-        history_index=lake.get("history_index", bool, True),
-        tables=tables,
+        state_path=beside_lake("state_path", "_hotcold/state.duckdb"),
+        catalog_path=beside_lake("catalog_path", "hotcold.duckdb"),
+        log_file=_path(storage.logging.file, base),
+        query_cache_mb=storage.query.cache_mb,
+        lake_file_mode=int(lake.file_mode, 8),
+        lake_compression=lake.compression,
+        history_index=lake.history_index,
+        tables={
+            name: TableSpec(
+                name=name,
+                time_column=spec.time_column,
+                key=tuple(spec.key),
+                interval_column=spec.interval_column,
+                rotate=name in rotate,
+                symbol_column=spec.symbol_column,
+            )
+            for name, spec in model.tables.items()
+        },
     )
 
 
@@ -245,68 +222,91 @@ def _path(value: str, base: Path) -> Path:
     return p if p.is_absolute() else (base / p).resolve()
 
 
-def _hot_store(sec: _Section, base: Path) -> HotStore:
-    env_dsn = os.environ.get("HOTCOLD_HOT_DSN")
-    kind = "postgres" if env_dsn else sec.get("type", str, "duckdb")
-    if kind not in ("postgres", "duckdb"):
-        raise ConfigError(f"'storage.hot_store.type' must be postgres or duckdb, got {kind!r}", "use postgres for a server, duckdb for the embedded file")
-    if kind == "duckdb":
-        schema = identifier(sec.get("schema", str, "main"), "storage.hot_store.schema")
-        return HotStore("duckdb", schema, path=_path(sec.get("path", str, "data/hot.duckdb"), base))
-    dsn = env_dsn or sec.get("dsn", str, "")
-    if not dsn.strip():
-        raise ConfigError("'storage.hot_store.dsn' is empty", "set it, or export HOTCOLD_HOT_DSN='host=... dbname=... user=...'")
-    _check_dsn(dsn)
-    schema = identifier(sec.get("schema", str, "public"), "storage.hot_store.schema")
-    return HotStore("postgres", schema, dsn=dsn)
-
-
-def _check_dsn(dsn: str) -> None:
+def identifier(name: Any, where: str) -> str:
+    """`name` if it is a plain SQL identifier, else a ConfigError naming `where`."""
     try:
-        from psycopg.conninfo import conninfo_to_dict
-
-        parts = conninfo_to_dict(dsn)
-    except Exception:
-        raise ConfigError(
-            f"hot store DSN is not a valid PostgreSQL connection string: {redact_dsn(dsn)!r}",
-            "use 'host=H port=5432 dbname=D user=U' or postgresql://U@H:5432/D (passwords belong in PGPASSWORD)",
-        ) from None
-    # libpq only checks the port when it connects; a typo should fail here, on load.
-    port = str(parts.get("port") or "")
-    if port and not all(p == "" or (p.isdigit() and 0 < int(p) < 65536) for p in port.split(",")):
-        raise ConfigError(f"hot store DSN has an invalid port {port!r}: {redact_dsn(dsn)!r}", "use a port number such as port=5432")
+        return check_identifier(name, key=where)
+    except Invalid as exc:
+        raise ConfigError(f"'{where}' {exc.problem}", exc.fix) from None
 
 
-DEFAULT_TABLES = {
-    "market_data": {"time_column": "ts", "key": ["symbol", "interval", "ts"], "interval_column": "interval"},
-    "news": {"time_column": "published_at", "key": ["id"]},
-    "features": {"time_column": "ts", "key": ["symbol", "feature", "ts"]},
-    "social_sentiment": {"time_column": "ts", "key": ["symbol", "source", "ts"]},
+# --- pydantic's errors, as the user reads them ---------------------------------------------------
+
+# Errors about a section itself (not a mapping, an unknown key): reported before its values.
+_SHAPE = {"extra_forbidden", "invalid_key", "model_type", "model_attributes_type"}
+# What strict types say in the message: "'storage.lifecycle.hot_days' must be int, got '30'".
+_TYPE_NAMES = {"int_type": "int", "string_type": "str", "bool_type": "bool", "list_type": "list"}
+# Range checks (Field(gt=0), Field(ge=0)) in the user's words; {} is the value given.
+_LIMITS = {
+    "storage.lifecycle.hot_days": ("must be a positive number of days, got {}", "set hot_days to 1 or more (30 is the default)"),
+    "storage.query.cache_mb": ("must be 0 (no cache) or more, got {}", "set storage.query.cache_mb to a size in MB, e.g. 256"),
 }
 
 
-def _tables(raw: Any, rotate: list) -> dict[str, TableSpec]:
-    raw = DEFAULT_TABLES if raw is None else raw
-    if not isinstance(raw, dict) or not raw:
-        raise ConfigError("'tables' must map table names to specs", "see the tables section in the README")
-    specs = {}
-    for name, spec in raw.items():
-        identifier(name, f"tables.{name}")
-        sec = _Section(spec, f"tables.{name}", {"time_column", "key", "interval_column", "symbol_column"})
-        key = sec.get("key", list, [])
-        if not key:
-            raise ConfigError(f"'tables.{name}.key' must list the columns that identify a row", "e.g. key: [symbol, interval, ts]")
-        interval = sec.get("interval_column", (str, type(None)), None)
-        symbol = sec.get("symbol_column", (str, type(None)), "symbol")
-        specs[name] = TableSpec(
-            name=name,
-            time_column=identifier(sec.get("time_column", str, "ts"), f"tables.{name}.time_column"),
-            key=tuple(identifier(k, f"tables.{name}.key") for k in key),
-            interval_column=identifier(interval, f"tables.{name}.interval_column") if interval else None,
-            rotate=name in rotate,
-            symbol_column=identifier(symbol, f"tables.{name}.symbol_column") if symbol else None,
-        )
-    for name in rotate:
-        if name not in specs:
-            raise ConfigError(f"'storage.rotation.tables' names unknown table '{name}'", f"use one of: {', '.join(specs)}")
-    return specs
+def _config_error(exc: ValidationError) -> ConfigError:
+    """The first of pydantic's errors as one ConfigError naming the key as the user writes it."""
+    err = _first(exc.errors())
+    key, owner, annotation, in_list = _locate(err["loc"])
+    kind, value = err["type"], err.get("input")
+    invalid = (err.get("ctx") or {}).get("error")
+    if isinstance(invalid, Invalid):
+        return ConfigError(invalid.problem if invalid.whole else f"'{invalid.key or key}' {invalid.problem}", invalid.fix)
+    if kind in ("extra_forbidden", "invalid_key"):
+        where = key.rpartition(".")[0]
+        allowed = ", ".join(sorted(f.alias or name for name, f in owner.model_fields.items()))
+        return ConfigError(f"unknown config key '{key}'", f"allowed keys {f'under {where!r}' if where else 'at the top level'}: {allowed}")
+    if kind in ("model_type", "model_attributes_type"):
+        return ConfigError(f"'{key or 'config'}' must be a mapping, got {type(value).__name__}", "see unified_config.yaml in the README")
+    if kind in _TYPE_NAMES:
+        want = _TYPE_NAMES[kind] + (" or NoneType" if type(None) in get_args(annotation) else "")
+        if in_list:
+            return ConfigError(f"'{key}' holds {value!r}, which is not a {want}", f"write each item of {key} as a {want}")
+        return ConfigError(f"'{key}' must be {want}, got {value!r}", f"set {key} to a {want}")
+    if key in _LIMITS:
+        problem, fix = _LIMITS[key]
+        return ConfigError(f"'{key}' {problem.format(value)}", fix)
+    return ConfigError(f"'{key or 'config'}' is not valid: {err['msg']}", "see unified_config.yaml in the README")
+
+
+def _first(errors: list) -> dict:
+    """The error to report when there are several: a section's shape, the outermost first, as
+    the hand-written reader checked each section before its values; else pydantic's order,
+    which is the models' field order."""
+
+    def rank(item: tuple[int, dict]) -> tuple[int, int, int]:
+        i, err = item
+        return (0, len(err["loc"]), i) if err["type"] in _SHAPE else (1, 0, i)
+
+    return min(enumerate(errors), key=rank)[1]
+
+
+def _locate(loc: tuple) -> tuple[str, type[BaseModel] | None, Any, bool]:
+    """Follow pydantic's `loc` through the models.
+
+    Returns the dotted key as the user writes it (storage.hot_store.dsn: no union tag, no list
+    position, no dict-key marker), the model the last key belongs to, the type declared there,
+    and whether `loc` ends inside a list."""
+    keys: list[str] = []
+    owner, annotation, in_list = None, UnifiedConfig, False
+    for part in loc:
+        origin, args = get_origin(annotation), get_args(annotation)
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            owner, keys = annotation, [*keys, str(part)]
+            fields = {f.alias or name: f for name, f in annotation.model_fields.items()}
+            annotation = fields[part].annotation if part in fields else None
+        elif origin is list:
+            annotation, in_list = args[0], True
+        elif origin is dict:
+            if part != "[key]":
+                annotation, keys = args[1], [*keys, str(part)]
+        elif origin in (Union, types.UnionType):  # the discriminated hot store: `part` is its type
+            annotation = next((m for m in args if _tag(m) == part), None)
+        else:
+            annotation, keys = None, [*keys, str(part)]
+    return ".".join(keys), owner, annotation, in_list
+
+
+def _tag(member: Any) -> Any:
+    """The `type` a model of a discriminated union answers to, e.g. "postgres"."""
+    fields = member.model_fields if isinstance(member, type) and issubclass(member, BaseModel) else {}
+    return get_args(fields["type"].annotation)[0] if "type" in fields else None
