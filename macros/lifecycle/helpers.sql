@@ -48,14 +48,14 @@
   {{ return("'" ~ (value | string).replace("'", "''") ~ "'") }}
 {% endmacro %}
 
+{#- The validated config as the hotcold plugin wrote it (python/hotcold/dbt_plugin.py,
+    run_settings): one JSON value, lists as lists. -#}
 {% macro hotcold_settings() %}
-  {%- set rows = hotcold_rows("select * from _hotcold.settings") -%}
+  {%- set rows = hotcold_rows("select value::varchar as value from _hotcold.settings") -%}
   {%- if not rows -%}
     {{ exceptions.raise_compiler_error("hotcold_settings: _hotcold.settings is empty; run dbt with the hotcold profile (profiles.yml lists the hotcold.dbt_plugin plugin)") }}
   {%- endif -%}
-  {%- set s = rows[0] -%}
-  {%- do s.update({'hot_intervals': s.hot_intervals.split(',')}) -%}
-  {{ return(s) }}
+  {{ return(fromjson(rows[0].value)) }}
 {% endmacro %}
 
 {#- The tables this run works on: var('tables'), else all with var('full'), else the
@@ -80,11 +80,7 @@
 {% endmacro %}
 
 {% macro hotcold_selected_tables_all() %}
-  {%- set specs = hotcold_rows("select * from _hotcold.table_specs order by name") -%}
-  {%- for s in specs -%}
-    {%- do s.update({'key': s.key_columns.split(','), 'interval_column': s.interval_column or none}) -%}
-  {%- endfor -%}
-  {{ return(specs) }}
+  {{ return(hotcold_settings().tables) }}
 {% endmacro %}
 
 {#- Macros whose SQL depends on the kind of hot store (postgres or duckdb) rather than on the

@@ -3,11 +3,12 @@
 Listed in profiles.yml, so a plain `dbt build` gets the same set-up as `hotcold rotate`:
 the offline postgres extension, UTC, the hot store ATTACHed as `hot` (its DSN read from the
 config and the environment, never from a file dbt writes), the rotation lock, and the
-config's settings as tables the macros read.
+config's settings as one JSON value the macros and the Python steps read.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from dbt.adapters.duckdb.plugins import BasePlugin
@@ -17,6 +18,7 @@ from . import faults, fingerprint, pg_hash
 from .hot_store import attach_hot
 from .lake import private_dirs, stage_root, staging_root
 from .lock import RotationLock, held_by_this_process
+from .run_settings import run_settings
 
 _PROCESS_LOCK: RotationLock | None = None  # held for the life of a plain `dbt` process
 
@@ -56,44 +58,7 @@ def _hold_process_lock(config) -> None:
 
 
 def write_settings(conn, config) -> None:
-    """Expose the validated config to the macros as two small tables."""
+    """Expose the validated config to the steps as one JSON value, _hotcold.settings.value."""
     conn.execute("CREATE SCHEMA IF NOT EXISTS _hotcold")
-    conn.execute(
-        """
-        CREATE OR REPLACE TABLE _hotcold.settings AS SELECT
-            ?::VARCHAR AS hot_kind, ?::VARCHAR AS hot_schema, ?::INTEGER AS hot_days,
-            ?::VARCHAR AS hot_intervals, ?::VARCHAR AS lake_root,
-            ?::BOOLEAN AS auto_rotation_enabled, ?::VARCHAR AS config_path,
-            ?::VARCHAR AS staging_root, ?::VARCHAR AS log_file, ?::VARCHAR AS catalog_path,
-            ?::INTEGER AS lake_file_mode, ?::VARCHAR AS stage_root, ?::VARCHAR AS lake_compression
-        """,
-        [
-            config.hot.kind,
-            config.hot.schema,
-            config.hot_days,
-            ",".join(config.hot_intervals),
-            str(config.lake_root),
-            config.auto_rotation_enabled,
-            str(config.path),
-            str(staging_root(config.lake_root)),
-            str(config.log_file),
-            str(config.catalog_path),
-            config.lake_file_mode,
-            str(stage_root(config.lake_root)),
-            config.lake_compression,
-        ],
-    )
-    conn.execute(
-        """
-        CREATE OR REPLACE TABLE _hotcold.table_specs (
-            name VARCHAR, time_column VARCHAR, key_columns VARCHAR,
-            interval_column VARCHAR, rotate BOOLEAN)
-        """
-    )
-    conn.executemany(
-        "INSERT INTO _hotcold.table_specs VALUES (?, ?, ?, ?, ?)",
-        [
-            [t.name, t.time_column, ",".join(t.key), t.interval_column or "", t.rotate]
-            for t in config.tables.values()
-        ],
-    )
+    conn.execute("CREATE OR REPLACE TABLE _hotcold.settings AS SELECT ?::JSON AS value", [json.dumps(run_settings(config))])
+    conn.execute("DROP TABLE IF EXISTS _hotcold.table_specs")  # the per-table rows of earlier versions

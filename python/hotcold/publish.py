@@ -14,6 +14,7 @@ import pyarrow as pa
 
 from .errors import StepFailed
 from .lake import checksum_expr, day_file, lit, record_columns, store_for
+from .run_settings import settings
 from .faults import fail_point
 from .progress import emit
 
@@ -29,8 +30,8 @@ def current_run_id(session) -> str:
 
 def publish_run(session):
     run_id = current_run_id(session)
-    lake_root, staging, mode, codec = session.execute("select lake_root, staging_root, lake_file_mode, lake_compression from _hotcold.settings").fetchone()
-    lake_root = Path(lake_root)
+    s = settings(session)
+    lake_root, staging, mode, codec = Path(s["lake_root"]), s["staging_root"], s["lake_file_mode"], s["lake_compression"]
     started = datetime.now(timezone.utc)
     days = session.execute(
         """select table_name, year, month, day, rows, checksum, staged_files
@@ -117,15 +118,16 @@ def withdraw_vanished(session):
     run (the delete step lists them in _hotcold.vanished__<table>) without those rows."""
     run_id = current_run_id(session)
     started = datetime.now(timezone.utc)
-    lake_root, mode, codec = session.execute("select lake_root, lake_file_mode, lake_compression from _hotcold.settings").fetchone()
-    lake_root = Path(lake_root)
+    s = settings(session)
+    lake_root, mode, codec = Path(s["lake_root"]), s["lake_file_mode"], s["lake_compression"]
+    keys = {t["name"]: t["key"] for t in s["tables"]}
     store = store_for(lake_root, mode)
     found = session.execute(
         "select table_name from duckdb_tables() where schema_name = '_hotcold' and table_name like 'vanished\\_\\_%' escape '\\'").fetchall()
     for (name,) in found:
         table = name[len("vanished__"):]
         vanished = f'_hotcold."{name}"'
-        key = session.execute("select key_columns from _hotcold.table_specs where name = ?", [table]).fetchone()[0].split(",")
+        key = keys[table]
         match = " and ".join(f'v."{k}" = l."{k}"' for k in key)
         days = session.execute(f"select distinct year, month, day from {vanished} order by all").fetchall()
         withdrawn = 0

@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 from .faults import fail_point
+from .run_settings import settings
 from .publish import current_run_id
 from .runlog import append_run
 
@@ -21,13 +22,13 @@ def record_run(session):
     # We hold the rotation lock: every stage file or folder is this run's or a dead run's.
     # A published day may share its file with a streamed stage (a hard link): removing the
     # stage's name leaves the lake's.
-    stage = Path(session.execute("select stage_root from _hotcold.settings").fetchone()[0])
+    stage = Path(settings(session)["stage_root"])
     for entry in stage.iterdir():
         if entry.is_dir():
             shutil.rmtree(entry)
         else:
             entry.unlink()
-    log_file = Path(session.execute("select log_file from _hotcold.settings").fetchone()[0])
+    log_file = Path(settings(session)["log_file"])
     append_run(session, run_id, log_file)
     fail_point("record.after")
     return session.sql("select * from _hotcold.runs where run_id = ?", params=[run_id])

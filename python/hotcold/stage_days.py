@@ -28,6 +28,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from .errors import StepFailed
+from .run_settings import settings
 from .faults import armed, fail_point
 from .lake import day_dir, day_file, lit
 from .publish import current_run_id
@@ -41,8 +42,8 @@ CODECS = {"uncompressed": "none", "lz4_raw": "lz4"}
 
 def stage_run(session):
     run_id = current_run_id(session)
-    lake_root, staging_root, stage_root, codec = session.execute(
-        "select lake_root, staging_root, stage_root, lake_compression from _hotcold.settings").fetchone()
+    s = settings(session)
+    lake_root, staging_root, stage_root, codec = s["lake_root"], s["staging_root"], s["stage_root"], s["lake_compression"]
     pending = session.execute(
         "select table_name, rows_sql, time_column, note, started_at from _hotcold.stage_writes where run_id = ? order by table_name", [run_id]).fetchall()
     for table, rows_sql, time_column, note, started in pending:
