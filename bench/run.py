@@ -6,7 +6,8 @@ Creates a PostgreSQL database of its own (dropped at the end) and, in order:
   1. fills market_data with --rows rows and copies it to reference.market_data (same indexes);
   2. archive: times raw binary COPY of the aged rows and the hand-written pandas job, then
      `hotcold rotate` (a separate process, for its peak memory) step by step;
-  3. cold queries: the four of the query engine, lake against reference.market_data;
+  3. cold queries: the four of the query engine, and one through StorageRouter (with the lock
+     a query across tiers holds), lake against reference.market_data;
   4. delete baseline: a bare DELETE of the aged rows + VACUUM on reference.market_data;
   5. daily rotation of one aging day with 1x and 10x the history in the table;
   6. peak memory: rotate again on a table of --rows / 10.

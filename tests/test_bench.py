@@ -32,8 +32,10 @@ def test_bench_runs_end_to_end_and_reports_every_ratio(pg_server_dsn, tmp_path):
     assert len(a["raw_copy_runs_s"]) == 2 and a["raw_copy_s"] > 0
     assert set(a["rotate"]["steps"]) >= {"stage", "export", "verify", "publish", "delete", "vacuum"}
     assert [q["query"] for q in r["cold_queries"]] == [
-        "one symbol's daily history", "one day across all symbols", "monthly OHLC per symbol for a year", "a week of 1min bars resampled to 1h"]
+        "one symbol's daily history", "one day across all symbols", "one day across all symbols, via StorageRouter",
+        "monthly OHLC per symbol for a year", "a week of 1min bars resampled to 1h"]
     assert all(q["rows"] > 0 for q in r["cold_queries"])
+    assert r["cold_queries"][1]["rows"] == r["cold_queries"][2]["rows"]
     assert r["daily"]["10x"]["table_rows"] > 9 * r["daily"]["1x"]["table_rows"]
     assert r["memory"]["small_peak_rss_mb"] > 0 and r["memory"]["large_peak_rss_mb"] > 0
     for line in ("export (stage + COPY) vs raw binary COPY", "delete + vacuum vs bare DELETE + VACUUM", "rotate peak RSS"):
