@@ -304,3 +304,24 @@ def _parts(folder: Path, name: str, lo: int, hi: int) -> list[int]:
                 if lo <= v <= hi:
                     found.append(v)
     return sorted(found)
+
+
+# Parquet codec names as the config spells them -> as pyarrow does.
+CODECS = {"uncompressed": "none", "lz4_raw": "lz4"}
+
+
+def parquet_writer(path, schema, codec: str):
+    """A pyarrow ParquetWriter for a day file (or a part of one) with `schema`, compressed with
+    the lake's `codec` (config spelling).
+
+    Only text columns are dictionary-encoded: prices and times are nearly all distinct, and
+    trying a dictionary on them first doubles the encoding time and grows the file (measured:
+    10M bars, 3.3 s and 456 MB vs 1.7 s and 377 MB). It also keeps every float's bits: a
+    dictionary of doubles keeps one zero for -0.0 and 0.0 (DuckDB's writer does, measured:
+    100 zeros of both signs come back with one sign), so no day file hotcold writes this way
+    changes a zero's sign."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    text = [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
+    return pq.ParquetWriter(path, schema, compression=CODECS.get(codec, codec), use_dictionary=text or False)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from .errors import StepFailed
-from .lake import checksum_expr, day_file, lit, record_columns, store_for
+from .lake import checksum_expr, day_file, lit, parquet_writer, record_columns, store_for
 from .run_settings import settings
 from .faults import fail_point
 from .progress import emit
@@ -93,14 +93,25 @@ def publish_run(session):
 
 
 def _combine(session, files: list[Path], rows: int, checksum, codec: str) -> Path:
-    """DuckDB's partitioned writer may split a day across files; the layout wants one."""
+    """One day file of a day staged in several parts (the stage starts a part each time its
+    stream of rows comes back to a day; DuckDB's partitioned writer may split a day too).
+    Copied batch by batch with pyarrow (memory stays flat), which keeps every value's bits:
+    the parts were verified against the hot store, and DuckDB's writer would give -0.0 and
+    0.0 in one column one sign (lake.parquet_writer), which the record's checksum, built on
+    DuckDB's hash, cannot see."""
+    import pyarrow.parquet as pq
+
     out = files[0].parent / "combined.parquet.tmp"
-    names = [c[0] for c in session.execute("describe select * from read_parquet(?, hive_partitioning = false)", [str(files[0])]).fetchall()]
-    cols = ", ".join('"' + n.replace('"', '""') + '"' for n in names)
-    session.execute(
-        f"copy (select {cols} from read_parquet(?, hive_partitioning = false)) to {lit(out)} (format parquet, compression {codec})",
-        [[str(f) for f in files]],
-    )
+    schema = pq.read_schema(files[0])
+    names = schema.names
+    writer = parquet_writer(out, schema, codec)
+    try:
+        for f in files:
+            for batch in pq.ParquetFile(f).iter_batches(batch_size=65_536):
+                part = pa.Table.from_batches([batch])
+                writer.write_table(part if part.schema.equals(schema) else part.select(names).cast(schema))
+    finally:
+        writer.close()
     got = session.execute(
         f"select count(*), {checksum_expr(names)} from read_parquet(?, hive_partitioning = false)", [str(out)]
     ).fetchone()
