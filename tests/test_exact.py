@@ -298,6 +298,21 @@ def test_zeros_of_both_signs_in_one_day_staged_in_several_parts_keep_their_signs
     assert len(list((config.lake_root / "fills").rglob("*.parquet"))) == 2
 
 
+def test_a_merge_keeps_zeros_of_both_signs_in_one_day(tmp_path, pg_dsn):
+    # A late row makes the day's file be rewritten: -0.0 and 0.0 in one column must come out
+    # as they went in, not one of them refused by verify night after night.
+    config = kinds_config(tmp_path, pg_dsn, "fills", {"time_column": "ts", "key": ["id"]})
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        conn.execute("CREATE TABLE fills (id int PRIMARY KEY, ts timestamptz NOT NULL, pnl double precision)")
+        conn.execute("INSERT INTO fills SELECT i, '2025-01-02 10:00+00'::timestamptz + i * interval '1 minute', CASE WHEN i % 3 = 0 THEN '-0' ELSE '0' END::float8 FROM generate_series(1, 60) i")
+    rotate(config, as_of=AS_OF, tables=["fills"])
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        conn.execute("INSERT INTO fills VALUES (100, '2025-01-02 20:00+00', '-0')")
+    assert rotate(config, as_of=AS_OF, tables=["fills"]).tables["fills"]["deleted_rows"] == 1
+    read = pa.concat_tables([pq.read_table(p) for p in (config.lake_root / "fills").rglob("*.parquet")]).sort_by("id").to_pylist()
+    assert [(r["id"], math.copysign(1, r["pnl"])) for r in read] == [(i, -1.0 if i % 3 == 0 else 1.0) for i in range(1, 61)] + [(100, -1.0)]
+
+
 def test_combining_a_days_staged_parts_keeps_every_bit(tmp_path):
     # A large day streams in several parts, combined into one file after verify; DuckDB's
     # writer gives a column's -0.0 and 0.0 one sign, which the record's checksum (DuckDB's

@@ -23,8 +23,11 @@
       {%- set staging = s.staging_root ~ '/' ~ invocation_id ~ '__' ~ spec.name -%}
       {%- do hotcold_fail_point('export.before_copy') -%}
       {%- if to_write -%}
+        {#- No dictionaries: DuckDB's dictionary of doubles gives -0.0
+            and 0.0 in one column one sign (verify would refuse the day), and trying it on prices
+            costs 6x the write time for 3% smaller files (measured: 78k 1min bars). -#}
         {%- do run_query("copy (select * from " ~ to_write ~ " w) to " ~ hotcold_lit(staging)
-            ~ " (format parquet, compression " ~ s.lake_compression ~ ", partition_by (year, month, day), overwrite_or_ignore)") -%}
+            ~ " (format parquet, compression " ~ s.lake_compression ~ ", dictionary_size_limit 0, partition_by (year, month, day), overwrite_or_ignore)") -%}
       {%- endif -%}
       {%- do hotcold_fail_point('export.after_copy') -%}
       {%- set copied = hotcold_now() -%}

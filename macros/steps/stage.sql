@@ -67,7 +67,7 @@
   {%- set ts = hotcold_q(spec.time_column) -%}
   {%- set path = hotcold_settings().stage_root ~ '/' ~ invocation_id ~ '__' ~ spec.name ~ '.parquet' -%}
   {%- do hotcold_drop_stage(spec, stage) -%}
-  {%- do run_query("copy (select * from " ~ rows ~ " src) to " ~ hotcold_lit(path) ~ " (format parquet, compression snappy)") -%}
+  {%- do run_query("copy (select * from " ~ rows ~ " src) to " ~ hotcold_lit(path) ~ " (format parquet, compression snappy, dictionary_size_limit 0)") -%}
   {%- do hotcold_change_one_staged_value(path) -%}
   {%- set file = "read_parquet(" ~ hotcold_lit(path) ~ ")" -%}
   {%- set meta = '_hc_meta' in (hotcold_rows("select column_name from (describe select * from " ~ file ~ ")") | map(attribute='column_name') | list) -%}
