@@ -23,7 +23,7 @@ from typing import Callable, Iterable
 from .config import Config
 from .lock import rotation_lock
 from .rotation import RotationReport, parse_as_of, rotate, run_steps
-from .sources import Source, input_files, spool
+from .sources import Source, csv_layout, input_files, spool
 
 
 @dataclass
@@ -65,7 +65,9 @@ def backfill(
     paths = input_files([i for i in inputs if not isinstance(i, Source)])
     spool_dir = config.state_path.parent / "sources" / uuid.uuid4().hex
     try:
-        files = [{"path": str(p), "name": p.name} for p in paths]
+        # A CSV file's layout is checked first, as PostgreSQL's COPY reads it (sources.csv_layout):
+        # the stage then reads its fields with the header's names, nothing sniffed.
+        files = [{"path": str(p), "name": p.name, **({} if p.name.lower().endswith(".parquet") else csv_layout(p, p.name))} for p in paths]
         for n, source in enumerate(i for i in inputs if isinstance(i, Source)):
             spool_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
             path = spool_dir / f"{n:04d}.parquet"
