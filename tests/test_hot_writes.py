@@ -112,7 +112,8 @@ def test_a_by_default_identity_and_a_default_take_the_files_values(tmp_path, pg_
     # Another row of the table holds this id: only the table itself can tell.
     ((1, "BBB", RECENT[1], 3, "XNYS"), 'duplicate key value violates unique constraint "fills_id_key"'),
     # Longer than the column: an explicit cast would cut it and the lake would keep it whole.
-    ((4, "BBB", RECENT[1], 3, "XNYS-LONG-VENUE"), "value too long for type character varying(8)"),
+    # The CSV reader refuses it first, as PostgreSQL's COPY would.
+    ((4, "BBB", RECENT[1], 3, "XNYS-LONG-VENUE"), "longer than the 8 characters of character varying(8) (PostgreSQL's COPY refuses it: value too long)"),
 ])
 def test_rows_the_hot_table_refuses_stop_the_backfill_before_anything_is_published(tmp_path, pg_dsn, bad, message):
     config = project(tmp_path, "postgres", pg_dsn, "fills", {"time_column": "ts", "key": ["symbol", "ts"]}, FILLS)
