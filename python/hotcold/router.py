@@ -85,7 +85,8 @@ class StorageRouter:
         cold = tier == "cold" or (tier == "auto" and bool(plan.files))
         # A table keyed without its time column may hold a newer version of a lake row at
         # another time, outside the range: the hot store is read to hide the older one.
-        moved = cold and self.config.table(table).time_column not in self.config.table(table).key
+        spec = self.config.table(table)
+        moved = cold and spec.time_column not in spec.key
         hot = tier == "hot" or (tier == "auto" and oldest is not None and (rng.end is None or rng.end > oldest or moved))
         if not cold:
             plan = LakePlan(plan.table, plan.range, (), ())
