@@ -126,14 +126,47 @@ def pg_dsn(pg_server_dsn):
         yield dsn
 
 
+_worker_figures: list[dict] = []  # on the xdist controller: what each worker proved
+
+
+def pytest_collection_modifyitems(items):
+    # The three kinds of long fault test are slow too, so `-m "not slow"` leaves them out.
+    for item in items:
+        if any(item.get_closest_marker(m) for m in ("crash", "property", "bench")):
+            item.add_marker(pytest.mark.slow)
+
+
+def pytest_sessionfinish(session):
+    # On an xdist worker: hand the figures to the controller, which prints the sum.
+    output = getattr(session.config, "workeroutput", None)
+    if output is not None:
+        from support import TALLY
+
+        output["hotcold"] = {"tally": dict(TALLY), "source": _source}
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    figures = getattr(node, "workeroutput", {}).get("hotcold")
+    if figures:
+        _worker_figures.append(figures)
+
+
 def pytest_terminal_summary(terminalreporter):
-    # Known only once a test has asked for PostgreSQL, hence not in the report header.
-    if _source:
-        terminalreporter.write_line(f"hotcold tests used PostgreSQL: {_source}")
+    from collections import Counter
+
     from support import TALLY
 
-    if TALLY:
-        terminalreporter.write_line("hotcold fault figures: " + ", ".join(f"{k}: {v}" for k, v in sorted(TALLY.items())))
+    tally, sources = Counter(TALLY), {_source} if _source else set()
+    for figures in _worker_figures:
+        tally.update(figures["tally"])
+        if figures["source"]:
+            sources.add(figures["source"])
+    # Known only once a test has asked for PostgreSQL, hence not in the report header.
+    if sources:
+        terminalreporter.write_line(f"hotcold tests used PostgreSQL: {'; '.join(sorted(sources))}")
+    if tally:
+        terminalreporter.write_line("hotcold fault figures: " + ", ".join(f"{k}: {v}" for k, v in sorted(tally.items())))
 
 
 @pytest.fixture

@@ -202,7 +202,7 @@ def test_a_rotation_at_the_worst_moment_of_a_query_loses_no_row(tmp_path, pg_dsn
         faults.on("router.planned", None)
     rotation["thread"].join(600)
     assert "error" not in rotation, rotation.get("error")
-    assert rotation["report"].tables["quotes"]["deleted_rows"] == 5 * 48 * len(SYMS)
+    assert rotation["report"].tables["quotes"].deleted_rows == 5 * 48 * len(SYMS)
     want = truth(pg_dsn, "ts >= %s AND ts < %s", [CUTOFF - timedelta(days=2), CUTOFF + timedelta(days=7)])
     got = answer(res.table)
     TALLY["rotation during query: rows missing"] += len(set(want) - set(got))

@@ -77,7 +77,7 @@ def test_backfill_of_all_four_types_puts_every_row_in_the_lake_once_and_the_wind
         r = reports[t].to_dict()
         assert r["rows"] == len(before[t]) and r["archive"] is not None, "archive_on_backfill is true: the table was rotated"
     # market_data's aged hot rows were archived by the rotation after the backfill.
-    assert reports["market_data"].archive.tables["market_data"]["archived_rows"] > 0
+    assert reports["market_data"].archive.tables["market_data"].archived_rows > 0
     assert reports["market_data"].to_dict()["written_to_hot"] > 0
 
 

@@ -38,12 +38,12 @@ def test_analysis_equals_direct_sql(pg_project, pg_dsn):
             want = conn.execute(
                 f"select {interval}, count(*), sum({size}), min({ts}), max({ts}), count(*) filter (where {aged}), "
                 f"coalesce(sum({size}) filter (where {aged}), 0) from {table} t group by 1 order by 1 nulls first", {"c": cutoff}).fetchall()
-            got = [(i["interval"], i["rows"], i["bytes"], i["oldest"], i["newest"], i["aged_rows"], i["aged_bytes"]) for i in report.tables[table]["intervals"]]
+            got = [(i.interval, i.rows, i.bytes, i.oldest, i.newest, i.aged_rows, i.aged_bytes) for i in report.tables[table].intervals]
             assert got == [(w[0], w[1], w[2], w[3].isoformat(), w[4].isoformat(), w[5], w[6]) for w in want], table
             size = conn.execute("select pg_total_relation_size(%s::regclass)", [table]).fetchone()[0]
-            assert report.tables[table]["bytes"] == size
-            assert report.tables[table]["aged_rows"] == sum(w[5] for w in want)
-            assert 0 < report.tables[table]["expected_bytes_after"] < size
+            assert report.tables[table].bytes == size
+            assert report.tables[table].aged_rows == sum(w[5] for w in want)
+            assert 0 < report.tables[table].expected_bytes_after < size
 
 
 @pytest.mark.parametrize("kind", ["postgres", "duckdb"])
@@ -59,7 +59,7 @@ def test_hot_days_moves_exactly_the_rows_outside_that_window(tmp_path, request, 
         ts = 1 if table == "news" else 2
         stays = [r for r in before[table] if r[ts] >= cutoff and (table != "market_data" or r[1] == "1day")]
         assert sorted(hot, key=repr) == sorted(stays, key=repr), f"{table}: the hot store must hold exactly the 10-day window"
-        assert report.tables[table]["rows_after"] == len(stays)
+        assert report.tables[table].rows_after == len(stays)
 
 
 def test_reclaim_full_reports_the_sizes_postgres_reports(pg_project, pg_dsn):
@@ -69,8 +69,8 @@ def test_reclaim_full_reports_the_sizes_postgres_reports(pg_project, pg_dsn):
     with psycopg.connect(pg_dsn) as conn:
         sizes_after = {t: conn.execute("select pg_total_relation_size(%s::regclass)", [t]).fetchone()[0] for t in TABLES}
     for t in TABLES:
-        assert report.tables[t]["bytes"] == sizes_before[t]
-        assert report.tables[t]["bytes_after"] == sizes_after[t]
+        assert report.tables[t].bytes == sizes_before[t]
+        assert report.tables[t].bytes_after == sizes_after[t]
         assert sizes_after[t] < sizes_before[t], f"{t}: VACUUM FULL should shrink a table that lost most of its rows"
 
 

@@ -21,6 +21,8 @@ from hotcold.rotation import rotate
 from hotcold.verify import verify
 from support import TALLY, demo_project, hot_conn, union_rows
 
+pytestmark = pytest.mark.crash
+
 AS_OF = date(2026, 11, 25)
 MD_COLS = "symbol, interval, ts, open, high, low, close, volume, vwap"
 POINTS = [

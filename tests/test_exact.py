@@ -177,7 +177,7 @@ def test_every_type_is_exact_or_exact_as_text_through_every_reader(tmp_path, pg_
     # The cutoff is 2025-06-04 00:00 UTC: rows 1-3 age out, row 4 stays hot, so the readers
     # that span both tiers read its values from PostgreSQL as the lake would hold them.
     report = rotate(config, as_of=date(2025, 7, 4), tables=["kinds"])
-    assert report.tables["kinds"]["archived_rows"] == 3 and report.tables["kinds"]["deleted_rows"] == 3
+    assert report.tables["kinds"].archived_rows == 3 and report.tables["kinds"].deleted_rows == 3
     wrong = []
     for reader, arrow, with_hot in readers(config, "kinds", tmp_path):
         wrong += assert_same_in_postgres(config, pg_dsn, arrow, reader, expected_rows=4 if with_hot else 3)
@@ -200,7 +200,7 @@ def test_a_day_file_rewritten_by_a_merge_keeps_every_value(tmp_path, pg_dsn):
         conn.execute(f"INSERT INTO kinds (id, ts, {late}) SELECT id + 10, ts + interval '1 hour', {late} FROM kinds_orig WHERE id <= 3")
         conn.execute(f"INSERT INTO kinds_orig SELECT id + 10, ts + interval '1 hour', {late} FROM kinds_orig WHERE id <= 3")
     report = rotate(config, as_of=date(2025, 7, 4), tables=["kinds"])
-    assert report.tables["kinds"]["archived_rows"] == 3 and report.tables["kinds"]["deleted_rows"] == 3
+    assert report.tables["kinds"].archived_rows == 3 and report.tables["kinds"].deleted_rows == 3
     wrong = []
     for reader, arrow, with_hot in readers(config, "kinds"):
         wrong += assert_same_in_postgres(config, pg_dsn, arrow, reader, expected_rows=7 if with_hot else 6)
@@ -261,7 +261,7 @@ def test_a_value_changed_after_postgres_sent_it_stops_the_run_before_anything_mo
     assert lake_files(config) == []
     TALLY["fail point: values changed in flight, caught"] += 1
     monkeypatch.delenv("HOTCOLD_FAIL_AT")
-    assert rotate(config, as_of=AS_OF, tables=["bars"]).tables["bars"]["deleted_rows"] == 300
+    assert rotate(config, as_of=AS_OF, tables=["bars"]).tables["bars"].deleted_rows == 300
 
 
 def test_a_zero_that_lost_its_sign_on_the_way_stops_the_run(tmp_path, pg_dsn, monkeypatch):
@@ -276,7 +276,7 @@ def test_a_zero_that_lost_its_sign_on_the_way_stops_the_run(tmp_path, pg_dsn, mo
     assert lake_files(config) == []
     TALLY["fail point: values changed in flight, caught"] += 1
     monkeypatch.delenv("HOTCOLD_FAIL_AT")
-    assert rotate(config, as_of=AS_OF, tables=["fills"]).tables["fills"]["deleted_rows"] == 3
+    assert rotate(config, as_of=AS_OF, tables=["fills"]).tables["fills"].deleted_rows == 3
     assert lake_rows(config, "fills", "id, pnl::varchar") == [(1, "-0.0"), (2, "0.0"), (3, "-0.5")]
 
 
@@ -290,7 +290,7 @@ def test_zeros_of_both_signs_in_one_day_staged_in_several_parts_keep_their_signs
         for i in range(40):
             conn.execute("INSERT INTO fills VALUES (%s, %s, %s, %s)", [i, f"2025-01-0{2 + i % 2} 10:{i:02d}+00", "-0" if i % 4 < 2 else "0", "-0" if i % 3 else "0"])
         want = conn.execute("SELECT id, pnl::text, qty::text FROM fills ORDER BY id").fetchall()
-    assert rotate(config, as_of=AS_OF, tables=["fills"]).tables["fills"]["deleted_rows"] == 40
+    assert rotate(config, as_of=AS_OF, tables=["fills"]).tables["fills"].deleted_rows == 40
     # Read with pyarrow: DuckDB's ORDER BY on a double gives -0.0 back as 0.0.
     read = pa.concat_tables([pq.read_table(p) for p in (config.lake_root / "fills").rglob("*.parquet")]).sort_by("id").to_pylist()
     got = [(r["id"], "-0" if math.copysign(1, r["pnl"]) < 0 else "0", "-0" if math.copysign(1, r["qty"]) < 0 else "0") for r in read]
@@ -308,7 +308,7 @@ def test_a_merge_keeps_zeros_of_both_signs_in_one_day(tmp_path, pg_dsn):
     rotate(config, as_of=AS_OF, tables=["fills"])
     with psycopg.connect(pg_dsn, autocommit=True) as conn:
         conn.execute("INSERT INTO fills VALUES (100, '2025-01-02 20:00+00', '-0')")
-    assert rotate(config, as_of=AS_OF, tables=["fills"]).tables["fills"]["deleted_rows"] == 1
+    assert rotate(config, as_of=AS_OF, tables=["fills"]).tables["fills"].deleted_rows == 1
     read = pa.concat_tables([pq.read_table(p) for p in (config.lake_root / "fills").rglob("*.parquet")]).sort_by("id").to_pylist()
     assert [(r["id"], math.copysign(1, r["pnl"])) for r in read] == [(i, -1.0 if i % 3 == 0 else 1.0) for i in range(1, 61)] + [(100, -1.0)]
 
@@ -355,11 +355,11 @@ def test_times_that_fit_no_day_stay_hot_with_a_warning(tmp_path, pg_dsn, time_ty
                      # Far from 1970 but within years 1-9999: filed under their own days.
                      " (8, '2300-01-01', '1min', 8), (9, '0005-01-02', '1min', 9)")
     report = rotate(config, as_of=AS_OF, tables=["events"])
-    assert report.tables["events"]["deleted_rows"] == 5 and report.tables["events"]["unfileable_rows"] == 4
+    assert report.tables["events"].deleted_rows == 5 and report.tables["events"].unfileable_rows == 4
     assert report.warnings == ["events: 4 rows stay in the hot store: their ts is NULL, infinite or outside years 1-9999, which no lake day can hold; fix those values to archive them"]
     with psycopg.connect(pg_dsn) as conn:
         assert sorted(r[0] for r in conn.execute("SELECT id FROM events").fetchall()) == [2, 3, 4, 6]
-    assert hotcold.archival_status(config, AS_OF)["tables"]["events"]["hot"]["unfileable_rows"] == 4
+    assert hotcold.archival_status(config, AS_OF).tables["events"].hot.unfileable_rows == 4
     assert sorted(lake_files(config)) == ["events/year=0005/month=01/day=02/events_00050102.parquet",
                                           "events/year=2025/month=01/day=02/events_20250102.parquet",
                                           "events/year=2025/month=01/day=03/events_20250103.parquet",
@@ -400,7 +400,7 @@ def test_timestamp_without_time_zone_is_utc_wall_time_whatever_the_database_zone
     with psycopg.connect(pg_dsn) as conn:
         assert conn.execute("SHOW TimeZone").fetchone()[0] == zone
         assert sorted(r[0] for r in conn.execute("SELECT id FROM ticks").fetchall()) == [2, 4]
-    assert report.tables["ticks"]["deleted_rows"] == 2
+    assert report.tables["ticks"].deleted_rows == 2
     assert sorted(lake_files(config)) == ["ticks/year=2026/month=03/day=08/ticks_20260308.parquet",
                                           "ticks/year=2026/month=10/day=25/ticks_20261025.parquet"]
     lake = pq.read_table(config.lake_root / "ticks" / "year=2026" / "month=10" / "day=25" / "ticks_20261025.parquet")
@@ -430,7 +430,7 @@ def test_schema_changes_keep_every_archived_value_and_every_reader_sees_the_unio
             # A late row for a day the lake already holds: its day file is merged again.
             conn.execute("INSERT INTO bars (symbol, ts, close, qty) VALUES (%s, '2025-01-02 15:00+00', 1.5, 1)", [f"L{next(late)}"])
         report = rotate(config, as_of=as_of, tables=["bars"])
-        assert report.tables["bars"]["deleted_rows"] == 1
+        assert report.tables["bars"].deleted_rows == 1
         # Every reader sees every archived row, and the union of the columns so far.
         wanted = set(lake_rows_columns(config, "bars"))
         for reader, arrow, with_hot in readers(config, "bars"):
@@ -458,7 +458,7 @@ def test_schema_changes_keep_every_archived_value_and_every_reader_sees_the_unio
     assert len(rows) == 7 and report.ok
     # verify's schema history, by day: the day the late rows rewrote holds every column; the
     # next day was archived before any change and keeps its own.
-    history = report.tables["bars"]["schema_history"]
+    history = report.tables["bars"].schema_history
     assert [h["days"] for h in history] == [1, 1] and set(history[1]["dropped"]) == {"venue", "exchange"}
     assert history[1]["retyped"] == {"close": "DECIMAL(18,6) -> DECIMAL(12,4)", "qty": "BIGINT -> INTEGER"}
     # Every reader sees the union of columns, NULL where a day has none.

@@ -27,6 +27,8 @@ from hotcold.router import StorageRouter
 from hotcold.verify import verify
 from support import TALLY, union_rows, write_config
 
+pytestmark = pytest.mark.property
+
 START = date(2026, 11, 25)
 SYMBOLS = ["AAA", "BBB", "CCC"]
 CRASH_POINTS = ["stage.after", "export.after_copy", "export.after_verify", "publish.before_replace", "publish.between_days",

@@ -358,7 +358,7 @@ def test_catalog_empty_lake_gets_typed_placeholders_then_real_views(pg_dsn, tmp_
     report = rotate(config, as_of=AS_OF)
     assert any("market_data" in n for n in report.notes)
     con = catalog.open_catalog(config, with_hot=False)
-    assert con.execute("select count(*) from cold.market_data").fetchone()[0] == report.tables["market_data"]["archived_rows"] > 0
+    assert con.execute("select count(*) from cold.market_data").fetchone()[0] == report.tables["market_data"].archived_rows > 0
     con.close()
 
 

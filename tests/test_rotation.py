@@ -46,18 +46,18 @@ def test_rotation_conserves_rows_and_is_idempotent(project):
     report = rotate(project, as_of=AS_OF)
     hot, lake = assert_conserved(project, before)
     cutoff = report.cutoff
-    assert report.tables["market_data"]["archived_rows"] == len(lake) > 0
+    assert report.tables["market_data"].archived_rows == len(lake) > 0
     assert all(r[1] == "1day" and r[2] >= cutoff for r in hot), "hot keeps only the window of hot intervals"
     assert all(r[2] < cutoff or r[1] != "1day" for r in lake)
 
     # The same rotation again moves nothing and duplicates nothing.
     again = rotate(project, as_of=AS_OF)
-    assert again.tables["market_data"]["archived_rows"] == 0
+    assert again.tables["market_data"].archived_rows == 0
     assert_conserved(project, before)
 
     # Three days later: the next days age out and are merged into the lake.
     later = rotate(project, as_of=AS_OF + timedelta(days=3))
-    assert later.tables["market_data"]["archived_rows"] > 0
+    assert later.tables["market_data"].archived_rows > 0
     assert_conserved(project, before)
 
 
@@ -81,11 +81,11 @@ def test_dry_run_changes_nothing(project):
     before = snapshot(project, "market_data", MD_COLS)
     files_before = lake_files(project)
     report = rotate(project, as_of=AS_OF, dry_run=True)
-    assert report.dry_run and report.tables["market_data"]["rows"] > 0 and report.tables["market_data"]["days"] > 0
+    assert report.dry_run and report.tables["market_data"].rows > 0 and report.tables["market_data"].days > 0
     assert snapshot(project, "market_data", MD_COLS) == before
     assert lake_files(project) == files_before
     real = rotate(project, as_of=AS_OF)
-    assert real.tables["market_data"]["archived_rows"] == report.tables["market_data"]["rows"]
+    assert real.tables["market_data"].archived_rows == report.tables["market_data"].rows
 
 
 LAYOUT = re.compile(r"^(?P<t>[a-z_]+)/year=(?P<y>\d{4})/month=(?P<m>\d{2})/day=(?P<d>\d{2})/(?P=t)_(?P=y)(?P=m)(?P=d)\.parquet$")
@@ -97,7 +97,7 @@ def test_full_rotation_layout_reads_back_with_pyarrow_and_duckdb(project):
     files = lake_files(project)
     assert files and all(LAYOUT.match(f) for f in files), [f for f in files if not LAYOUT.match(f)][:3]
     for table in project.tables:
-        archived = report.tables[table]["archived_rows"]
+        archived = report.tables[table].archived_rows
         assert archived > 0
         dataset = ds.dataset(str(project.lake_root / table), format="parquet", partitioning="hive")
         assert dataset.count_rows() == archived
@@ -120,12 +120,12 @@ def test_rotation_log_has_a_line_per_step_per_table(project):
 def test_status_reports_hot_and_lake(project):
     report = rotate(project, as_of=AS_OF)
     st = hotcold.archival_status(project, as_of=AS_OF)
-    md = st["tables"]["market_data"]
+    md = st.tables["market_data"]
     hot, lake = union_rows(project, "market_data", MD_COLS)
-    assert md["hot"]["rows"] == len(hot) and md["hot"]["rows_waiting_to_age_out"] == 0
-    assert md["lake"]["rows"] == len(lake) and md["lake"]["files"] == md["lake"]["days"] > 0
-    assert md["last_run"]["run_id"] == report.run_id and md["last_run"]["outcome"] == "ok"
-    assert st["tables"]["news"]["lake"]["rows"] == 0 and st["tables"]["news"]["hot"]["rows_waiting_to_age_out"] > 0
+    assert md.hot.rows == len(hot) and md.hot.aging_rows == 0
+    assert md.lake.rows == len(lake) and md.lake.files == md.lake.days > 0
+    assert md.last_run.run_id == report.run_id and md.last_run.outcome == "ok"
+    assert st.tables["news"].lake.rows == 0 and st.tables["news"].hot.aging_rows > 0
 
 
 def test_lifecycle_manager_is_awaitable(project):
@@ -133,7 +133,7 @@ def test_lifecycle_manager_is_awaitable(project):
 
     manager = hotcold.DataLifecycleManager(project)
     status = asyncio.run(manager.get_archival_status(as_of=AS_OF))
-    assert set(status["tables"]) == set(project.tables)
+    assert set(status.tables) == set(project.tables)
 
 
 def test_disabled_rotation_refuses_and_force_runs(tmp_path, pg_dsn):
@@ -143,7 +143,7 @@ def test_disabled_rotation_refuses_and_force_runs(tmp_path, pg_dsn):
     with pytest.raises(hotcold.HotColdError, match="rotation is disabled"):
         rotate(config, as_of=AS_OF)
     assert snapshot(config, "market_data", MD_COLS) == before and lake_files(config) == []
-    assert rotate(config, as_of=AS_OF, force=True).tables["market_data"]["archived_rows"] > 0
+    assert rotate(config, as_of=AS_OF, force=True).tables["market_data"].archived_rows > 0
 
 
 @pytest.mark.parametrize("codec", [None, "zstd"])
@@ -177,14 +177,14 @@ def test_postgres_rows_stream_into_day_files_and_new_days_are_linked_not_copied(
     config = pg_project
     before = snapshot(config, "market_data", MD_COLS)
     first = rotate(config, as_of=AS_OF)
-    days = first.tables["market_data"]["lake_days"]
+    days = first.tables["market_data"].lake_days
     # Every day was new to the lake: each staged day file became its export as it was.
     assert stage_writes(config, first.run_id) == [("market_data", "days", days)]
     assert_conserved(config, before)
     # A later day of 1day bars merges with the day file that already holds its 1min bars:
     # nothing is linked, the merge is written and verified.
     later = rotate(config, as_of=AS_OF + timedelta(days=1))
-    assert later.tables["market_data"]["archived_rows"] > 0
+    assert later.tables["market_data"].archived_rows > 0
     assert stage_writes(config, later.run_id) == [("market_data", "days", 0)]
     hot, lake = assert_conserved(config, before)
     assert hotcold.verify(config, deep=True).ok
@@ -202,13 +202,13 @@ def test_a_column_of_a_type_without_a_lake_twin_streams_as_exact_text(pg_project
         conn.execute("UPDATE news SET ref = md5(id::text)::uuid")
         before = sorted((i, str(r)) for i, r in conn.execute("SELECT id, ref FROM news").fetchall())
     report = rotate(config, as_of=AS_OF, tables=["news"])
-    assert stage_writes(config, report.run_id) == [("news", "days", report.tables["news"]["lake_days"])]
+    assert stage_writes(config, report.run_id) == [("news", "days", report.tables["news"].lake_days)]
     hot = [(i, str(r)) for i, r in snapshot(config, "news", "id, ref")]
     with duckdb.connect() as con:
         types = dict(con.execute(f"select column_name, column_type from (describe select * from read_parquet('{config.lake_root}/news/*/*/*/*.parquet'))").fetchall())
         lake = con.execute(f"select id, ref from read_parquet('{config.lake_root}/news/*/*/*/*.parquet')").fetchall()
     assert types["ref"] == "VARCHAR"
-    assert sorted(hot + lake) == before and report.tables["news"]["archived_rows"] == len(lake) > 0
+    assert sorted(hot + lake) == before and report.tables["news"].archived_rows == len(lake) > 0
 
 
 def test_a_column_named_filename_rotates_verifies_and_reads_back(project):
@@ -241,7 +241,7 @@ def _aging_plan(conn, hot_intervals) -> str:
 def test_postgres_finds_rows_of_non_hot_intervals_through_an_index_that_follows_hot_intervals(pg_project):
     config = pg_project
     report = rotate(config, as_of=AS_OF)
-    assert "created index hotcold_aging_" in report.tables["market_data"]["steps"]["index"]["detail"]
+    assert "created index hotcold_aging_" in report.tables["market_data"].steps["index"].detail
     aging = "SELECT indexname FROM pg_indexes WHERE tablename = 'market_data' AND indexname LIKE 'hotcold_aging_%'"
     with psycopg.connect(config.hot.dsn, autocommit=True) as conn:
         first = [r[0] for r in conn.execute(aging).fetchall()]
@@ -252,7 +252,7 @@ def test_postgres_finds_rows_of_non_hot_intervals_through_an_index_that_follows_
     cfg["storage"]["lifecycle"]["hot_intervals"] = ["1day", "1h"]
     path.write_text(yaml.safe_dump(cfg))
     report = rotate(hotcold.load_config(path), as_of=AS_OF + timedelta(days=1))
-    assert f"dropped index {first[0]}" in report.tables["market_data"]["steps"]["index"]["detail"]
+    assert f"dropped index {first[0]}" in report.tables["market_data"].steps["index"].detail
     with psycopg.connect(config.hot.dsn, autocommit=True) as conn:
         second = [r[0] for r in conn.execute(aging).fetchall()]
         assert len(second) == 1 and second != first and "Seq Scan" not in _aging_plan(conn, ["1day", "1h"])

@@ -70,7 +70,7 @@ def test_rows_written_during_a_rotation_survive_and_are_archived_next_run(pg_pro
     hot_keys = {r[:3] for r in hot}
     assert ("SYM0000", "1day", aged_ts) in hot_keys, "a row updated after export must not be deleted"
     assert ("LATE", "1day", aged_ts) in hot_keys, "a row inserted after export must not be deleted"
-    assert first.tables["market_data"]["deleted_rows"] == first.tables["market_data"]["archived_rows"] - 1
+    assert first.tables["market_data"].deleted_rows == first.tables["market_data"].archived_rows - 1
 
     rotate(pg_project, as_of=AS_OF)
     hot, lake = all_rows(pg_project)
@@ -91,7 +91,7 @@ def delete_attempts(pg_dsn) -> list[int]:
 
 def test_a_quiet_rotation_deletes_in_one_statement_by_snapshot(pg_project, pg_dsn):
     report = rotate(pg_project, as_of=AS_OF)
-    assert delete_attempts(pg_dsn) == [report.tables["market_data"]["deleted_rows"]] != [0]
+    assert delete_attempts(pg_dsn) == [report.tables["market_data"].deleted_rows] != [0]
 
 
 def test_a_row_from_a_transaction_open_across_the_stage_stays_hot_until_the_next_run(pg_project, pg_dsn):
@@ -118,8 +118,8 @@ def test_a_row_from_a_transaction_open_across_the_stage_stays_hot_until_the_next
     finally:
         faults.on("publish.before_replace", None)
         writer.close()
-    assert report.tables["market_data"]["archived_rows"] > 0
-    assert delete_attempts(pg_dsn)[-1] == report.tables["market_data"]["deleted_rows"], "one statement, nothing rolled back"
+    assert report.tables["market_data"].archived_rows > 0
+    assert delete_attempts(pg_dsn)[-1] == report.tables["market_data"].deleted_rows, "one statement, nothing rolled back"
     hot, lake = all_rows(pg_project)
     assert key in {r[:3] for r in hot} and key not in {r[:3] for r in lake}
 
@@ -144,8 +144,8 @@ def test_a_row_deleted_during_a_rotation_does_not_live_on_in_the_lake(pg_project
         report = rotate(pg_project, as_of=AS_OF)
     finally:
         faults.on("publish.before_replace", None)
-    assert report.tables["market_data"]["steps"]["reconcile"]["rows"] == 1
-    assert delete_attempts(pg_dsn) == [-1, report.tables["market_data"]["deleted_rows"]], "the snapshot delete saw the change and rolled back"
+    assert report.tables["market_data"].steps["reconcile"].rows == 1
+    assert delete_attempts(pg_dsn) == [-1, report.tables["market_data"].deleted_rows], "the snapshot delete saw the change and rolled back"
     hot, lake = all_rows(pg_project)
     assert sorted(hot + lake, key=repr) == sorted(before, key=repr), "the deleted row is nowhere; every other row is once"
     assert hotcold.verify(pg_project, deep=True).ok
@@ -172,7 +172,7 @@ def test_a_row_changed_during_a_run_then_deleted_is_withdrawn_by_the_next_run(pg
     report = rotate(pg_project, as_of=AS_OF + timedelta(days=1))
     hot, lake = all_rows(pg_project)
     assert not [r for r in hot + lake if r[:3] == key], "the deleted row does not live on in the lake"
-    assert report.tables["market_data"]["steps"]["reconcile"]["rows"] == 1
+    assert report.tables["market_data"].steps["reconcile"].rows == 1
     assert hotcold.verify(pg_project, deep=True).ok
 
 
@@ -209,8 +209,8 @@ def test_values_survive_the_trip_exactly(tmp_path, pg_dsn):
         before = conn.execute("select id, ts, big, exact, f, label, doc, d from oddities order by id").fetchall()
 
     report = rotate(config, as_of=AS_OF, tables=["oddities"])
-    assert report.tables["oddities"]["archived_rows"] == N_AGED
-    assert "created index" in report.tables["oddities"]["steps"]["index"]["detail"]
+    assert report.tables["oddities"].archived_rows == N_AGED
+    assert "created index" in report.tables["oddities"].steps["index"].detail
     with psycopg.connect(pg_dsn) as conn:
         assert conn.execute("select count(*) from oddities").fetchone()[0] == len(ODD_ROWS) - N_AGED
         assert conn.execute("select count(*) from pg_indexes where tablename = 'oddities' and indexdef like '%(ts)%'").fetchone()[0] == 1
@@ -280,8 +280,8 @@ def test_a_rotation_killed_mid_publish_completes_on_rerun(pg_project, point):
     report = rotate(pg_project, as_of=AS_OF)
     hot, lake = all_rows(pg_project)
     assert sorted(hot + lake, key=repr) == before, "the re-run loses nothing and duplicates nothing"
-    assert report.tables["market_data"]["deleted_rows"] > 0
+    assert report.tables["market_data"].deleted_rows > 0
     staging = pg_project.lake_root.parent / "_hotcold" / "staging"
     assert list(staging.iterdir()) == [], "the dead run's staging folder is cleared"
-    runs = hotcold.archival_status(pg_project, as_of=AS_OF)["tables"]["market_data"]["last_run"]
-    assert runs["outcome"] == "ok"
+    runs = hotcold.archival_status(pg_project, as_of=AS_OF).tables["market_data"].last_run
+    assert runs.outcome == "ok"

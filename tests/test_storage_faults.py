@@ -23,6 +23,8 @@ from hotcold.rotation import rotate
 from hotcold.verify import verify
 from support import demo_project, snapshot, union_rows
 
+pytestmark = pytest.mark.crash
+
 AS_OF = date(2026, 11, 25)
 MD_COLS = "symbol, interval, ts, open, high, low, close, volume, vwap"
 

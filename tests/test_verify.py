@@ -34,7 +34,7 @@ def files(config, table="market_data"):
 def test_a_clean_lake_verifies_deep(rotated):
     report = verify(rotated, deep=True)
     assert report.ok, report.problems
-    assert report.tables["market_data"]["files"] == len(files(rotated)) > 200
+    assert report.tables["market_data"].files == len(files(rotated)) > 200
 
 
 def test_each_kind_of_damage_is_named(rotated):

@@ -15,37 +15,36 @@ from __future__ import annotations
 
 import shutil
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Callable, Iterable
 
 from .config import Config
 from .lock import rotation_lock
-from .rotation import RotationReport, parse_as_of, rotate, run_steps
+from .report import as_json
+from .rotation import RotationReport, TableRotation, parse_as_of, rotate, run_steps
 from .sources import Source, csv_layout, input_files, spool
 
 
 @dataclass
 class BackfillReport:
+    """A backfill of one table: the files (or sources) read, the rows that went to the lake and
+    to the hot store, and the rotation run after it (archive_on_backfill). `to_dict()` is
+    `backfill --json` (docs/json.md)."""
+
     table: str
     files: list[str]
-    load: RotationReport
+    run_id: str
+    rows: int  # rows loaded (each in the lake; those of the window also in the hot store)
+    lake_days: int
+    lake_bytes: int
+    written_to_hot: int
     archive: RotationReport | None
+    notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        t = self.load.tables.get(self.table, {})
-        return {
-            "table": self.table,
-            "files": self.files,
-            "run_id": self.load.run_id,
-            "rows": t.get("archived_rows", 0),
-            "lake_days": t.get("lake_days", 0),
-            "lake_bytes": t.get("lake_bytes", 0),
-            "written_to_hot": t.get("written_to_hot", 0),
-            "archive": self.archive.to_dict() if self.archive else None,
-            "notes": self.load.notes + (self.archive.notes if self.archive else []),
-        }
+        return as_json(self)
 
 
 def backfill(
@@ -80,4 +79,6 @@ def backfill(
             archived = rotate(config, as_of=day, tables=[table], force=True, on_step=on_step) if do_archive else None
     finally:
         shutil.rmtree(spool_dir, ignore_errors=True)
-    return BackfillReport(table, [f["name"] for f in files], load, archived)
+    t = load.tables.get(table, TableRotation())
+    return BackfillReport(table, [f["name"] for f in files], load.run_id, t.archived_rows, t.lake_days, t.lake_bytes, t.written_to_hot,
+                          archived, load.notes + (archived.notes if archived else []))

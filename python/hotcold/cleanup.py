@@ -14,42 +14,61 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Callable
 
-from . import dbt_runner
+from . import dbt_runner, hot_stats
 from .config import Config
 from .errors import HotColdError
+from .hot_stats import IntervalStats
+from .report import as_json
 from .lock import rotation_lock
 from .rotation import RotationReport, check_hot_days, parse_as_of, rotate
-from .state import open_state, rows
 
 RECLAIM = ("vacuum", "full")
 
 
 @dataclass
+class CleanupTable:
+    """One hot table before cleanup (and, once it ran, after): rows and bytes (on disk on
+    PostgreSQL, the rows' text width on DuckDB), the rows and bytes outside the window, the size
+    a full reclaim should leave, and the same per interval. `note` instead of numbers for a
+    table the hot store does not have."""
+
+    rows: int | None = None
+    bytes: int | None = None
+    aged_rows: int = 0
+    aged_bytes: int = 0
+    expected_bytes_after: int | None = None
+    intervals: list[IntervalStats] = field(default_factory=list)
+    rows_after: int | None = None
+    bytes_after: int | None = None
+    note: str | None = None
+
+
+@dataclass
 class CleanupReport:
+    """`hotcold cleanup`: the analysis, what it will do (`actions`), and in `live` mode the
+    rotation it ran and the sizes after. `to_dict()` is `cleanup --json` (docs/json.md)."""
+
     mode: str  # "analyze", "dry-run", "cancelled" or "live"
     as_of: date
     hot_days: int
-    cutoff: str | None
-    reclaim: str
-    tables: dict[str, dict] = field(default_factory=dict)
+    cutoff: str | None  # ISO time, UTC
+    reclaim: str  # "vacuum" or "full"
+    tables: dict[str, CleanupTable] = field(default_factory=dict)
     actions: list[str] = field(default_factory=list)
     rotation: RotationReport | None = None
+    __json_extra__ = ("aged_rows",)
 
     @property
     def aged_rows(self) -> int:
-        return sum(t.get("aged_rows", 0) for t in self.tables.values())
+        return sum(t.aged_rows for t in self.tables.values())
+
+    @property
+    def present(self) -> list[str]:
+        """The tables the hot store has."""
+        return [n for n, t in self.tables.items() if t.note is None]
 
     def to_dict(self) -> dict:
-        return {
-            "mode": self.mode,
-            "as_of": self.as_of.isoformat(),
-            "hot_days": self.hot_days,
-            "cutoff": self.cutoff,
-            "reclaim": self.reclaim,
-            "tables": self.tables,
-            "actions": self.actions,
-            "rotation": self.rotation.to_dict() if self.rotation else None,
-        }
+        return as_json(self)
 
 
 def analyze(config: Config, *, as_of: str | date | None = None, hot_days: int | None = None, tables: list[str] | None = None) -> CleanupReport:
@@ -58,30 +77,20 @@ def analyze(config: Config, *, as_of: str | date | None = None, hot_days: int | 
     day = parse_as_of(as_of)
     days = check_hot_days(hot_days) if hot_days is not None else config.hot_days
     names = _tables(config, tables)
-    outcome = dbt_runner.invoke(config, ["run-operation", "hotcold_analyze"], {"as_of": day.isoformat(), "tables": names, "hot_days": days})
-    with open_state(config) as conn:
-        found = rows(conn, "select * from _hotcold.analysis where run_id = ? order by table_name, interval nulls first", [outcome.invocation_id])
-    report = CleanupReport("analyze", day, days, found[0]["cutoff"].isoformat() if found else None, "vacuum")
+    cutoff = hot_stats.window_cutoff(day, days)
+    stats = hot_stats.table_stats(config, [config.table(n) for n in names], cutoff)
+    report = CleanupReport("analyze", day, days, cutoff.isoformat(), "vacuum")
     for name in names:
-        mine = [r for r in found if r["table_name"] == name]
-        if not mine:
-            report.tables[name] = {"note": "not in the hot store"}
+        st = stats[name]
+        if st.note:
+            report.tables[name] = CleanupTable(note=st.note)
             continue
-        size, data, aged = mine[0]["table_bytes"], sum(r["bytes"] or 0 for r in mine), sum(r["aged_bytes"] or 0 for r in mine)
-        report.tables[name] = {
-            "rows": sum(r["rows"] for r in mine),
-            "bytes": size,
-            "aged_rows": sum(r["aged_rows"] for r in mine),
-            "aged_bytes": aged,
-            # The table's size scaled by the share of row data that stays: what VACUUM FULL
-            # should leave (indexes shrink in proportion too).
-            "expected_bytes_after": round(size * (1 - aged / data)) if data else size,
-            "intervals": [
-                {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in r.items()
-                 if k in ("interval", "rows", "bytes", "oldest", "newest", "aged_rows", "aged_bytes", "aged_days")}
-                for r in mine
-            ],
-        }
+        size = st.disk_bytes if st.disk_bytes is not None else st.data_bytes
+        aged = sum(i.aged_bytes for i in st.intervals)
+        # The table's size scaled by the share of row data that stays: what VACUUM FULL
+        # should leave (indexes shrink in proportion too).
+        after = round(size * (1 - aged / st.data_bytes)) if st.data_bytes else size
+        report.tables[name] = CleanupTable(st.rows, size, st.aging_rows, aged, after, st.intervals)
     return report
 
 
@@ -104,7 +113,7 @@ def cleanup(
     with rotation_lock(config):
         report = analyze(config, as_of=as_of, hot_days=hot_days, tables=tables)
         report.reclaim = reclaim
-        present = [n for n, t in report.tables.items() if "note" not in t]
+        present = report.present
         report.actions = _actions(report, present)
         if dry_run:
             report.mode = "dry-run"
@@ -119,8 +128,7 @@ def cleanup(
             dbt_runner.invoke(config, ["run-operation", "hotcold_reclaim", "--args", "{full: true}"], {"tables": present})
         after = analyze(config, as_of=report.as_of, hot_days=report.hot_days, tables=present)
     for name, t in after.tables.items():
-        report.tables[name]["bytes_after"] = t.get("bytes")
-        report.tables[name]["rows_after"] = t.get("rows")
+        report.tables[name].bytes_after, report.tables[name].rows_after = t.bytes, t.rows
     return report
 
 
@@ -132,8 +140,8 @@ def _actions(report: CleanupReport, present: list[str]) -> list[str]:
     out = []
     for name in present:
         t = report.tables[name]
-        if t["aged_rows"]:
-            out.append(f"archive {t['aged_rows']:,} rows of {name} outside the window (before {report.cutoff[:10]}, or not a hot interval) "
+        if t.aged_rows:
+            out.append(f"archive {t.aged_rows:,} rows of {name} outside the window (before {report.cutoff[:10]}, or not a hot interval) "
                        f"to the lake, verify them, then delete them from the hot store")
         else:
             out.append(f"{name}: nothing outside the window")

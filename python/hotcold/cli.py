@@ -19,7 +19,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from . import config as config_mod
+from . import config as config_mod, render
 from .errors import HotColdError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Hot/cold storage lifecycle: PostgreSQL hot window, Parquet lake.")
@@ -120,7 +120,7 @@ def rotate(
     with _progress(json_out) as on_step:
         report = do_rotate(cfg, as_of=as_of, tables=table, full=full, force=force, dry_run=dry_run, on_step=on_step)
     if json_out:
-        out.print_json(json.dumps(report.to_dict(), default=str))
+        _json(report)
         return
     _print_report(report)
 
@@ -130,26 +130,8 @@ def status(config: Optional[Path] = ConfigOpt, as_of: Optional[str] = AsOfOpt, j
     """Per table: what the hot store holds, what the lake holds, and the last run."""
     from .status import archival_status
 
-    st = archival_status(_config(config), as_of)
-    if json_out:
-        out.print_json(json.dumps(st, default=str))
-        return
-    t = Table(title=f"hotcold status as of {st['as_of']}  (hot: {st['hot_store']})")
-    for col in ("table", "hot rows", "hot size", "oldest hot", "newest hot", "waiting", "lake days", "lake rows", "lake size", "last run"):
-        t.add_column(col, justify="right" if col not in ("table", "last run") else "left")
-    for name, s in st["tables"].items():
-        h, l, r = s["hot"], s["lake"], s["last_run"]
-        t.add_row(
-            name,
-            _n(h["rows"]) if h["note"] is None else h["note"],
-            _bytes(h["bytes"]), (h["oldest"] or "-")[:16], (h["newest"] or "-")[:16], _n(h["rows_waiting_to_age_out"]),
-            _n(l["days"]), _n(l["rows"]), _bytes(l["bytes"]),
-            f"{r['outcome']} {r['started_at'][:16]}" if r else "never",
-        )
-    out.print(t)
-    for name, s in st["tables"].items():
-        if s["hot"].get("unfileable_rows"):
-            out.print(f"[yellow]warning:[/yellow] {name}: {s['hot']['unfileable_rows']:,} rows never age out: their time is NULL, infinite or outside years 1-9999; fix them to archive them", highlight=False)
+    report = archival_status(_config(config), as_of)
+    _json(report) if json_out else render.status(out, report)
 
 
 @app.command()
@@ -194,7 +176,7 @@ def demo(
     with _progress(json_out) as on_step:
         report = run_demo(cfg, symbols=symbols, years=years, as_of=as_of, on_step=on_step)
     if json_out:
-        out.print_json(json.dumps(report.to_dict(), default=str))
+        _json(report)
         return
     _print_report(report)
     out.print(f"\nLake: {cfg.lake_root}   log: {cfg.log_file}\nNext: [bold]hotcold status[/bold]")
@@ -216,18 +198,9 @@ def backfill(
     with _progress(json_out) as on_step:
         report = do_backfill(cfg, table, inputs, as_of=as_of, archive=archive, on_step=on_step)
     if json_out:
-        out.print_json(json.dumps(report.to_dict(), default=str))
+        _json(report)
         return
-    r = report.to_dict()
-    t = Table(title=f"backfill of {table} from {len(r['files'])} file(s)")
-    for col in ("rows loaded", "lake days written", "lake bytes written", "written to hot store"):
-        t.add_column(col, justify="right")
-    t.add_row(_n(r["rows"]), _n(r["lake_days"]), _bytes(r["lake_bytes"]), _n(r["written_to_hot"]))
-    out.print(t)
-    if report.archive:
-        _print_report(report.archive)
-    else:
-        out.print("archival skipped (--no-archive or archive_on_backfill: false); the next rotation moves aged hot rows", highlight=False)
+    render.backfill(out, report)
 
 
 @app.command()
@@ -261,49 +234,17 @@ def cleanup(
     with _progress(json_out) as on_step:
         report = cleanup_mod.cleanup(cfg, as_of=as_of, hot_days=hot_days, tables=table, reclaim=reclaim, dry_run=dry_run, confirm=confirm, on_step=on_step)
     if json_out:
-        out.print_json(json.dumps(report.to_dict(), default=str))
+        _json(report)
     elif report.mode == "dry-run":
         _print_cleanup(report, False)
     elif report.mode == "cancelled":
         out.print("Cancelled: nothing was changed.")
     else:
-        t = Table(title=f"cleanup done (window {report.hot_days} days, cutoff {report.cutoff[:10]})")
-        for col in ("table", "archived", "deleted from hot", "hot rows after", "size before", "size after"):
-            t.add_column(col, justify="left" if col == "table" else "right")
-        steps = report.rotation.tables if report.rotation else {}
-        for name, r in report.tables.items():
-            if "note" in r:
-                continue
-            done = steps.get(name, {})
-            t.add_row(name, _n(done.get("archived_rows", 0)), _n(done.get("deleted_rows", 0)), _n(r.get("rows_after")), _bytes(r["bytes"]), _bytes(r.get("bytes_after")))
-        out.print(t)
-        if report.reclaim == "vacuum" and report.aged_rows:
-            out.print("note: VACUUM made the space reusable; the files keep their size until --reclaim full (or pg_repack) rewrites them", highlight=False)
+        render.cleanup_done(out, report)
 
 
 def _print_cleanup(report, json_out: bool) -> None:
-    if json_out:
-        out.print_json(json.dumps(report.to_dict(), default=str))
-        return
-    prefix = "DRY RUN — nothing changed. " if report.mode == "dry-run" else ""
-    t = Table(title=f"{prefix}hot store as of {report.as_of} (window {report.hot_days} days, cutoff {(report.cutoff or '-')[:10]} UTC)")
-    for col in ("table", "interval", "rows", "size", "oldest", "newest", "rows outside", "size outside"):
-        t.add_column(col, justify="left" if col in ("table", "interval", "oldest", "newest") else "right")
-    sizes = Table(title="size on disk")
-    for col in ("table", "now", "expected after", "rows outside window"):
-        sizes.add_column(col, justify="left" if col == "table" else "right")
-    for name, r in report.tables.items():
-        if "note" in r:
-            t.add_row(name, "-", r["note"], "", "", "", "", "")
-            continue
-        for i in r["intervals"]:
-            t.add_row(name, i["interval"] or "-", _n(i["rows"]), _bytes(i["bytes"]), (i["oldest"] or "-")[:16], (i["newest"] or "-")[:16], _n(i["aged_rows"]), _bytes(i["aged_bytes"]))
-        sizes.add_row(name, _bytes(r["bytes"]), _bytes(r["expected_bytes_after"]), _n(r["aged_rows"]))
-    out.print(t)
-    out.print(sizes)
-    verb = "would" if report.mode == "dry-run" else "will"
-    for action in report.actions:
-        out.print(f"{verb}: {escape(action)}", highlight=False, soft_wrap=True)
+    _json(report) if json_out else render.cleanup_plan(out, report)
 
 
 @app.command()
@@ -361,20 +302,9 @@ def verify(
 
     report = do_verify(_config(config), tables=table, deep=deep)
     if json_out:
-        out.print_json(json.dumps(report.to_dict(), default=str))
+        _json(report)
     else:
-        t = Table(title=f"lake verification{' (deep)' if deep else ''}")
-        for col in ("table", "files", "rows", "recorded days", "problems"):
-            t.add_column(col, justify="left" if col == "table" else "right")
-        for name, s in report.tables.items():
-            t.add_row(name, _n(s["files"]), _n(s["rows"]), _n(s["days_recorded"]), _n(sum(p.table == name for p in report.problems)))
-        out.print(t)
-        for name, s in report.tables.items():
-            for h in s["schema_history"][1:]:
-                changes = [f"+{c}" for c in h["added"]] + [f"-{c}" for c in h["dropped"]] + [f"{c} {t}" for c, t in h["retyped"].items()]
-                out.print(f"{name}: columns changed from {h['first_day']}: {escape(', '.join(changes))}", highlight=False, soft_wrap=True)
-        for p in report.problems:
-            out.print(f"{p.table} {p.day or ''} {p.path or ''}: {escape(p.problem)}", highlight=False, soft_wrap=True)
+        render.verify(out, report)
     if not report.ok:
         raise HotColdError(f"the lake has {len(report.problems)} problem(s), listed above",
                            "restore the named files from a backup, or re-run the rotation/backfill that wrote those days; rotation will not delete rows of a day that fails")
@@ -402,7 +332,7 @@ def index(
         for col in ("table", "days read", "days dropped", "rows", "re-sorted", "seconds"):
             t.add_column(col, justify="left" if col == "table" else "right")
         for r in done:
-            t.add_row(r.table, _n(r.days_read), _n(r.days_dropped), _n(r.rows), "yes" if r.sorted else "no", f"{r.seconds:.2f}")
+            t.add_row(r.table, render.n(r.days_read), render.n(r.days_dropped), render.n(r.rows), "yes" if r.sorted else "no", f"{r.seconds:.2f}")
         out.print(t)
     skipped = [r for r in done if r.skipped]
     if skipped:
@@ -524,38 +454,12 @@ def catalog(
 
 
 def _print_report(report) -> None:
-    title = f"{'DRY RUN — nothing changed. ' if report.dry_run else ''}rotation as of {report.as_of} (cutoff {report.cutoff:%Y-%m-%d} UTC)" if report.cutoff else "rotation"
-    t = Table(title=title)
-    if report.dry_run:
-        for col in ("table", "rows to archive", "days", "approx. size", "first day", "last day"):
-            t.add_column(col)
-        for name, p in report.tables.items():
-            t.add_row(name, _n(p["rows"]), _n(p["days"]), _bytes(p["bytes"]), p["first_day"] or "-", p["last_day"] or "-")
-    else:
-        for col in ("table", "archived", "deleted from hot", "lake days written", "lake bytes written", "note"):
-            t.add_column(col)
-        for name, p in report.tables.items():
-            notes = "; ".join(s["detail"] for s in p["steps"].values() if s.get("detail") and "VACUUM" not in s["detail"] and "new rows" not in s["detail"])
-            t.add_row(name, _n(p["archived_rows"]), _n(p["deleted_rows"]), _n(p["lake_days"]), _bytes(p["lake_bytes"]), notes)
-    out.print(t)
-    for note in report.notes:
-        out.print(f"note: {escape(note)}", highlight=False)
-    for warning in getattr(report, "warnings", []):
-        out.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False)
+    render.rotation(out, report)
 
 
-def _n(v) -> str:
-    return "-" if v is None else f"{int(v):,}"
-
-
-def _bytes(v) -> str:
-    if v is None:
-        return "-"
-    v = float(v)
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if v < 1024 or unit == "TB":
-            return f"{v:.0f} {unit}" if unit == "B" else f"{v:.1f} {unit}"
-        v /= 1024
+def _json(report) -> None:
+    """A typed report as `--json` prints it (docs/json.md)."""
+    out.print_json(json.dumps(report.to_dict(), default=str))
 
 
 def main() -> None:

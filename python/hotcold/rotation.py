@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Callable
 
-from . import catalog, dbt_runner, history, lake
+from . import catalog, dbt_runner, history, hot_stats, lake
 from .config import Config
 from .errors import HotColdError, RotationDisabled, StepFailed
+from .report import as_json
 from .runlog import append_run
 from .state import open_state, rows
 
@@ -22,27 +23,63 @@ STEPS = ("hotcold_stage", "hotcold_stage_write", "hotcold_export", "hotcold_publ
 
 
 @dataclass
+class StepResult:
+    """One step of one table in a run, from the step log (`_hotcold.step_log`)."""
+
+    rows: int | None = None
+    days: int | None = None
+    bytes: int | None = None
+    seconds: float | None = None
+    detail: str | None = None  # what the step has to say (VACUUM run, rows merged, ...)
+
+
+@dataclass
+class TableRotation:
+    """What a run did to one table: rows archived to the lake and deleted from the hot store,
+    rows a backfill wrote to the hot store, lake days and bytes published, rows left behind
+    because their time fits no lake day, and each step's record."""
+
+    archived_rows: int = 0
+    deleted_rows: int = 0
+    written_to_hot: int = 0
+    lake_days: int = 0
+    lake_bytes: int = 0
+    unfileable_rows: int = 0
+    steps: dict[str, StepResult] = field(default_factory=dict)
+
+
+@dataclass
+class TablePlan:
+    """What a dry run found for one table: the rows, UTC days and hot-store bytes that would
+    age out, and the first and last of those days."""
+
+    rows: int = 0
+    days: int = 0
+    bytes: int = 0
+    first_day: date | None = None
+    last_day: date | None = None
+
+
+@dataclass
 class RotationReport:
+    """A rotation (or, with `dry_run`, its plan). `tables` holds a TableRotation per table, or a
+    TablePlan per table in a dry run. `as_json(report)` is `rotate --json` (docs/json.md)."""
+
     run_id: str
     dry_run: bool
     as_of: date
     cutoff: datetime | None
-    tables: dict[str, dict] = field(default_factory=dict)
+    tables: dict[str, TableRotation | TablePlan] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # rows left behind that the user should fix
     history_index: list[dict] = field(default_factory=list)  # what catching the index up did, per table
 
+    @property
+    def archived_rows(self) -> int:
+        return sum(getattr(t, "archived_rows", 0) for t in self.tables.values())
+
     def to_dict(self) -> dict:
-        return {
-            "run_id": self.run_id,
-            "dry_run": self.dry_run,
-            "as_of": self.as_of.isoformat(),
-            "cutoff": self.cutoff.isoformat() if self.cutoff else None,
-            "tables": self.tables,
-            "notes": self.notes,
-            "warnings": self.warnings,
-            "history_index": self.history_index,
-        }
+        return as_json(self)
 
 
 def parse_as_of(value: str | date | None) -> date:
@@ -102,7 +139,7 @@ def run_steps(config: Config, day: date, vars: dict, on_step: Callable[[str, str
         _record_failure(config, str(exc))
         raise
     report = _report(config, outcome.invocation_id, day)
-    if any(t["lake_days"] for t in report.tables.values()):
+    if any(t.lake_days for t in report.tables.values()):
         note = catalog.refresh_if_stale(config)
         if note:
             report.notes.append(note)
@@ -113,20 +150,19 @@ def run_steps(config: Config, day: date, vars: dict, on_step: Callable[[str, str
 
 
 def _plan(config: Config, day: date, vars: dict) -> RotationReport:
-    outcome = dbt_runner.invoke(config, ["run-operation", "hotcold_plan"], vars)
-    with open_state(config) as conn:
-        plan = rows(conn, "select table_name, cutoff, count(*) as days, sum(rows) as rows, sum(bytes) as bytes, min(day) as first_day, max(day) as last_day "
-                          "from _hotcold.plans where run_id = ? group by all order by table_name", [outcome.invocation_id])
-    report = RotationReport(outcome.invocation_id, True, day, plan[0]["cutoff"] if plan else None)
-    for name in vars["tables"]:
-        p = next((r for r in plan if r["table_name"] == name), None)
-        report.tables[name] = {
-            "rows": int(p["rows"]) if p else 0,
-            "days": int(p["days"]) if p else 0,
-            "bytes": int(p["bytes"] or 0) if p else 0,
-            "first_day": p["first_day"].isoformat() if p else None,
-            "last_day": p["last_day"].isoformat() if p else None,
-        }
+    """The dry run: what the next rotation would archive, read straight from the hot store
+    (hotcold.hot_stats), without dbt or the rotation lock. A table missing from the hot store
+    is refused as the rotation would refuse it."""
+    specs = [config.table(n) for n in vars["tables"]]
+    cutoff = hot_stats.window_cutoff(day, vars.get("hot_days") or config.hot_days)
+    days = hot_stats.aged_days(config, specs, cutoff)
+    report = RotationReport("dry-run", True, day, cutoff)
+    for name, found in days.items():
+        if found is None:
+            raise HotColdError(f"table {config.hot.schema}.{name} not found in the hot store",
+                               f"create it or fix tables.{name} in {config.path.name}")
+        report.tables[name] = TablePlan(sum(d.rows for d in found), len(found), sum(d.bytes for d in found),
+                                        found[0].day if found else None, found[-1].day if found else None)
     return report
 
 
@@ -139,17 +175,19 @@ def _report(config: Config, run_id: str, day: date) -> RotationReport:
     for s in steps:
         if s["step"] == "unfileable":
             report.warnings.append(s["detail"])
-        t = report.tables.setdefault(s["table_name"], {"steps": {}})
-        t["steps"][s["step"]] = {k: s[k] for k in ("rows", "days", "bytes", "seconds", "detail")}
+        t = report.tables.setdefault(s["table_name"], TableRotation())
+        t.steps[s["step"]] = StepResult(s["rows"], s["days"], s["bytes"], s["seconds"], s["detail"])
     for t in report.tables.values():
-        st = t["steps"]
-        t["archived_rows"] = st.get("stage", {}).get("rows", 0)
-        t["deleted_rows"] = st.get("delete", {}).get("rows", 0)
-        t["written_to_hot"] = st.get("hot_write", {}).get("rows", 0)
-        t["lake_days"] = st.get("publish", {}).get("days", 0)
-        t["lake_bytes"] = st.get("publish", {}).get("bytes", 0)
-        t["unfileable_rows"] = st.pop("unfileable", {}).get("rows", 0)
+        unfileable = t.steps.pop("unfileable", StepResult())
+        t.archived_rows, t.deleted_rows = _count(t, "stage", "rows"), _count(t, "delete", "rows")
+        t.written_to_hot, t.lake_days, t.lake_bytes = _count(t, "hot_write", "rows"), _count(t, "publish", "days"), _count(t, "publish", "bytes")
+        t.unfileable_rows = unfileable.rows or 0
     return report
+
+
+def _count(table: TableRotation, step: str, what: str) -> int:
+    """A step's rows, days or bytes; 0 when the step did not run for the table."""
+    return getattr(table.steps.get(step, StepResult()), what) or 0
 
 
 def _record_failure(config: Config, message: str) -> None:

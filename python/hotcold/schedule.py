@@ -132,7 +132,7 @@ def run_schedule(
         try:
             config = config_mod.load(config.path)
             report = rotate(config, as_of=as_of, force=force)
-            moved = sum(t.get("archived_rows", 0) for t in report.tables.values())
+            moved = report.archived_rows
             log(f"hotcold schedule: rotation {report.run_id} as of {as_of}: ok, {moved:,} rows archived")
         except HotColdError as exc:
             log(f"hotcold schedule: rotation as of {as_of} failed: {exc}")

@@ -1,56 +1,95 @@
-"""Where things stand, per table: the hot window, the lake, and the last run."""
+"""Where things stand, per table: the hot window, the lake, and the last run.
+
+Read-only and without dbt (hotcold.hot_stats): no rotation lock, nothing written, the state
+database opened read-only, so it answers in well under a second and works beside a running
+rotation's readers.
+"""
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass, field
 from datetime import date
 
-from . import dbt_runner
+from . import hot_stats
 from .config import Config
+from .hot_stats import HotTableStats
 from .rotation import parse_as_of
 from .state import open_state, rows
 
 
-def archival_status(config: Config, as_of: str | date | None = None) -> dict:
+@dataclass
+class LakeTableStats:
+    """What the lake's record (state database, `_hotcold.lake_days`) holds for one table."""
+
+    days: int = 0
+    files: int = 0
+    rows: int = 0
+    bytes: int = 0  # the Parquet files' sizes as published
+    first_day: str | None = None  # ISO date
+    last_day: str | None = None
+
+
+@dataclass
+class LastRun:
+    run_id: str
+    started_at: str | None  # ISO, UTC
+    finished_at: str | None
+    outcome: str  # "ok", "failed", "running", ...
+    detail: str | None
+
+
+@dataclass
+class TableStatus:
+    hot: HotTableStats
+    lake: LakeTableStats
+    last_run: LastRun | None
+
+
+@dataclass
+class StatusReport:
+    """`hotcold status`: per configured table, the hot side as of `as_of`, the lake, the last
+    run. `to_dict()` is the `--json` output (schema in docs/json.md)."""
+
+    as_of: str  # ISO date
+    cutoff: str  # ISO time, UTC: rows older than this age out
+    hot_store: str  # never carries a password
+    lake_root: str
+    tables: dict[str, TableStatus] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def archival_status(config: Config, as_of: str | date | None = None) -> StatusReport:
+    """Raises HotColdError when the hot store cannot be reached or the state database is held
+    by a running rotation in another process."""
     day = parse_as_of(as_of)
-    outcome = dbt_runner.invoke(config, ["run-operation", "hotcold_status"], {"as_of": day.isoformat()})
-    with open_state(config) as conn:
-        hot = {r["table_name"]: r for r in rows(conn, "select * from _hotcold.hot_status where run_id = ?", [outcome.invocation_id])}
-        lake = {r["table_name"]: r for r in rows(conn, "select table_name, count(*) as days, count(path) as files, sum(rows) as rows, sum(bytes) as bytes, "
-                                                       "min(day) as first_day, max(day) as last_day from _hotcold.lake_days group by all")}
-        runs = rows(conn, "select run_id, tables, started_at, finished_at, outcome, detail from _hotcold.runs order by started_at desc limit 50")
-    status = {"as_of": day.isoformat(), "hot_store": config.hot.describe(), "lake_root": str(config.lake_root), "tables": {}}
-    for name in config.tables:
-        h, l = hot.get(name, {}), lake.get(name, {})
-        last = next((r for r in runs if name in (r["tables"] or "").split(",")), None)
-        status["tables"][name] = {
-            "hot": {
-                "rows": h.get("rows"),
-                "bytes": h.get("bytes"),
-                "oldest": _iso(h.get("oldest")),
-                "newest": _iso(h.get("newest")),
-                "rows_waiting_to_age_out": h.get("aging_rows"),
-                # Rows whose time fits no lake day (NULL, ±infinity, outside years 1-9999):
-                # they never age out until someone fixes them.
-                "unfileable_rows": h.get("unfileable_rows"),
-                "note": h.get("note") or None,
-            },
-            "lake": {
-                "days": int(l.get("days") or 0),
-                "files": int(l.get("files") or 0),
-                "rows": int(l.get("rows") or 0),
-                "bytes": int(l.get("bytes") or 0),
-                "first_day": _iso(l.get("first_day")),
-                "last_day": _iso(l.get("last_day")),
-            },
-            "last_run": None if last is None else {
-                "run_id": last["run_id"],
-                "started_at": _iso(last["started_at"]),
-                "finished_at": _iso(last["finished_at"]),
-                "outcome": last["outcome"],
-                "detail": last["detail"],
-            },
-        }
-    return status
+    cutoff = hot_stats.window_cutoff(day, config.hot_days)
+    specs = list(config.tables.values())
+    hot = hot_stats.table_stats(config, specs, cutoff)
+    lake: dict[str, dict] = {}
+    runs: list[dict] = []
+    if config.state_path.exists():
+        with open_state(config, read_only=True) as conn:
+            # A state database that no rotation has written to yet lacks these tables.
+            made = {r["table_name"] for r in rows(conn, "select table_name from duckdb_tables() where schema_name = '_hotcold'")}
+            if "lake_days" in made:
+                lake = {r["table_name"]: r for r in rows(conn, "select table_name, count(*) as days, count(path) as files, sum(rows) as rows, sum(bytes) as bytes, "
+                                                               "min(day) as first_day, max(day) as last_day from _hotcold.lake_days group by all")}
+            if "runs" in made:
+                runs = rows(conn, "select run_id, tables, started_at, finished_at, outcome, detail from _hotcold.runs order by started_at desc limit 50")
+    report = StatusReport(day.isoformat(), cutoff.isoformat(), config.hot.describe(), str(config.lake_root))
+    for spec in specs:
+        l = lake.get(spec.name)
+        last = next((r for r in runs if spec.name in (r["tables"] or "").split(",")), None)
+        report.tables[spec.name] = TableStatus(
+            hot=hot[spec.name],
+            lake=LakeTableStats() if l is None else LakeTableStats(
+                int(l["days"]), int(l["files"]), int(l["rows"] or 0), int(l["bytes"] or 0), _iso(l["first_day"]), _iso(l["last_day"])),
+            last_run=None if last is None else LastRun(
+                last["run_id"], _iso(last["started_at"]), _iso(last["finished_at"]), last["outcome"], last["detail"]),
+        )
+    return report
 
 
 def _iso(value):

@@ -9,7 +9,7 @@ Nothing is written; the report lists each problem with the file it concerns.
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Callable
@@ -18,6 +18,7 @@ import duckdb
 
 from .config import Config, TableSpec
 from .lake import FILE_COLUMN, checksum_expr, day_file, lit
+from .report import as_json
 from .state import open_state, rows
 
 
@@ -30,17 +31,32 @@ class Problem:
 
 
 @dataclass
+class VerifyTable:
+    """One table's lake as verify read it: files and rows found, days the record holds, and
+    its column sets over time (see schema_history)."""
+
+    files: int = 0
+    rows: int = 0
+    days_recorded: int = 0
+    schema_history: list[dict] = field(default_factory=list)
+
+
+@dataclass
 class VerifyReport:
+    """`hotcold verify`: per table what was read, and every problem found (none: `ok`).
+    `to_dict()` is `verify --json` (docs/json.md)."""
+
     deep: bool
-    tables: dict[str, dict] = field(default_factory=dict)
+    tables: dict[str, VerifyTable] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    __json_extra__ = ("ok",)
 
     @property
     def ok(self) -> bool:
         return not self.problems
 
     def to_dict(self) -> dict:
-        return {"ok": self.ok, "deep": self.deep, "tables": self.tables, "problems": [asdict(p) for p in self.problems]}
+        return as_json(self)
 
 
 def verify(config: Config, tables: list[str] | None = None, deep: bool = False, on_file: Callable[[str], None] | None = None) -> VerifyReport:
@@ -62,11 +78,11 @@ def verify(config: Config, tables: list[str] | None = None, deep: bool = False, 
     return report
 
 
-def _verify_table(conn, config: Config, spec: TableSpec, recorded: dict, deep: bool, problems: list[Problem], on_file) -> dict:
+def _verify_table(conn, config: Config, spec: TableSpec, recorded: dict, deep: bool, problems: list[Problem], on_file) -> VerifyTable:
     base = config.lake_root / spec.name
     pattern = re.compile(rf"year=(\d{{4}})/month=(\d{{2}})/day=(\d{{2}})/{re.escape(spec.name)}_(\d{{8}})\.parquet")
     good: dict[date, Path] = {}
-    totals = {"files": 0, "rows": 0, "days_recorded": len(recorded)}
+    totals = VerifyTable(days_recorded=len(recorded))
     schemas: dict[date, tuple] = {}
 
     def problem(day, path, text):
@@ -75,7 +91,7 @@ def _verify_table(conn, config: Config, spec: TableSpec, recorded: dict, deep: b
     files = sorted(p for p in base.rglob("*") if p.is_file()) if base.exists() else []
     named: list[tuple[date, Path]] = []
     for path in files:
-        totals["files"] += 1
+        totals.files += 1
         rel = path.relative_to(base).as_posix()
         m = pattern.fullmatch(rel)
         day = _day(m) if m else None
@@ -92,7 +108,7 @@ def _verify_table(conn, config: Config, spec: TableSpec, recorded: dict, deep: b
             problem(day, path, f"footer does not read: {footer}")
             continue
         n, schemas[day] = footer
-        totals["rows"] += n
+        totals.rows += n
         rec = recorded.get(day)
         if rec is None:
             problem(day, path, "file is not in the lake's record (_hotcold.lake_days)")
@@ -106,7 +122,7 @@ def _verify_table(conn, config: Config, spec: TableSpec, recorded: dict, deep: b
             problem(day, rec["path"], "recorded day has no file")
     if good:
         _duplicate_keys(conn, spec, list(good.values()), problem)
-    totals["schema_history"] = schema_history(schemas)
+    totals.schema_history = schema_history(schemas)
     return totals
 
 
