@@ -1,7 +1,7 @@
 """The wheel carries the dbt project that sits at the repository's root (dbt_project.yml,
 profiles.yml, models/, macros/ and the commented unified_config.yaml) as package data in
 hotcold/project/, as dbt-duckdb ships dbt/include/duckdb/: one copy in the source tree, found
-by hotcold.shipped at run time. An editable install reads it from the root instead."""
+by hotcold.dbt.shipped at run time. An editable install reads it from the root instead."""
 
 import shutil
 from pathlib import Path

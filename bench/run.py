@@ -145,7 +145,7 @@ class Bench:
 
     def cold_queries(self) -> list[dict]:
         import hotcold
-        from hotcold.query_engine import ColdStorageQueryEngine
+        from hotcold.query.engine import ColdStorageQueryEngine
 
         config = hotcold.load_config(self.main_config)
         engine = ColdStorageQueryEngine(config, cache_mb=0)

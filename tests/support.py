@@ -15,7 +15,7 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 import hotcold
-from hotcold.hot_store import attach_hot
+from hotcold.store.hot_store import attach_hot
 
 @contextmanager
 def scratch_database(server_dsn: str):
@@ -56,7 +56,7 @@ TALLY: Counter = Counter()
 
 def demo_project(tmp_path: Path, kind: str, dsn: str | None = None, symbols: int = 3, **lifecycle) -> hotcold.Config:
     """A config for this test and a hot store filled with a year of the demo's data."""
-    from hotcold.demo import fill_demo_data
+    from hotcold.ops.demo import fill_demo_data
 
     config = hotcold.load_config(write_config(tmp_path, kind, dsn, **lifecycle))
     fill_demo_data(config, symbols=symbols, years=1, as_of=DEMO_AS_OF)

@@ -24,8 +24,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import hotcold
-from hotcold import catalog, faults
-from hotcold.rotation import rotate
+from hotcold import faults
+from hotcold.ops import catalog
+from hotcold.ops.rotation import rotate
 from support import TALLY, scratch_database, write_config
 
 AS_OF = date(2025, 12, 5)  # cutoff 2025-11-05 00:00 UTC
@@ -97,7 +98,7 @@ def cli_query(config, *args, in_process=False):
     if in_process:
         from typer.testing import CliRunner
 
-        from hotcold.cli import app
+        from hotcold.cli.app import app
 
         result = CliRunner().invoke(app, argv)
         assert result.exit_code == 0, result.output

@@ -15,7 +15,7 @@ from datetime import date, datetime, timezone
 import psycopg
 import pytest
 
-from hotcold.cleanup import analyze, cleanup
+from hotcold.ops.cleanup import analyze, cleanup
 from support import demo_project, lake_files, snapshot, union_rows
 
 AS_OF = date(2026, 11, 25)

@@ -16,8 +16,8 @@ from pathlib import Path
 import yaml
 
 import hotcold
-from hotcold.demo import fill_demo_data
-from hotcold.lock import HELD_ENV, RotationLock
+from hotcold.ops.demo import fill_demo_data
+from hotcold.store.lock import HELD_ENV, RotationLock
 from support import lake_files, snapshot, write_config
 
 AS_OF = date(2026, 11, 25)
@@ -99,6 +99,13 @@ def test_config_option_and_missing_config(tmp_path):
     assert_user_error(proc, "config file not found", str(tmp_path / "unified_config.yaml"))
     proc = hotcold_cli(tmp_path, "status", "--config", str(tmp_path / "elsewhere.yaml"))
     assert_user_error(proc, "config file not found", "elsewhere.yaml")
+
+
+def test_under_json_an_error_is_json_too(tmp_path):
+    proc = hotcold_cli(tmp_path, "status", "--json")
+    assert_user_error(proc, "config file not found")
+    error = json.loads(proc.stdout)["error"]
+    assert error["type"] == "ConfigError" and "config file not found" in error["problem"] and error["fix"]
 
 
 def test_rotate_rejects_a_bad_date_and_an_unknown_table(tmp_path):

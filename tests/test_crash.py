@@ -17,8 +17,8 @@ import pytest
 
 import hotcold
 from hotcold.errors import StepFailed
-from hotcold.rotation import rotate
-from hotcold.verify import verify
+from hotcold.ops.rotation import rotate
+from hotcold.ops.verify import verify
 from support import TALLY, demo_project, hot_conn, union_rows
 
 pytestmark = pytest.mark.crash

@@ -34,9 +34,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import hotcold
-from hotcold.duckdb_ext import load_postgres
+from hotcold.store.duckdb_ext import load_postgres
 from hotcold.errors import HotColdError
-from hotcold.hot_store import session_dsn
+from hotcold.store.hot_store import session_dsn
 from support import scratch_database, write_config
 
 AS_OF = date(2026, 11, 25)

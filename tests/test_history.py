@@ -14,9 +14,11 @@ import pytest
 import yaml
 
 import hotcold
-from hotcold import ColdStorageQueryEngine, history, lake
+from hotcold import ColdStorageQueryEngine
+from hotcold.query import history
+from hotcold.store import lake
 from hotcold.errors import HotColdError
-from hotcold.rotation import rotate
+from hotcold.ops.rotation import rotate
 from support import DEMO_AS_OF, write_config
 
 UTC = timezone.utc
@@ -194,7 +196,7 @@ def test_the_index_is_as_private_as_the_lake(rotated):
 
 
 def test_with_the_index_off_there_is_none(pg_dsn, tmp_path):
-    from hotcold.demo import fill_demo_data
+    from hotcold.ops.demo import fill_demo_data
 
     cfg_path = write_config(tmp_path, "postgres", pg_dsn)
     cfg = yaml.safe_load(cfg_path.read_text())

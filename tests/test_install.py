@@ -45,7 +45,7 @@ def test_the_wheel_runs_from_an_empty_folder_with_the_cli_and_with_plain_dbt(ins
     work = tmp_path / "desk"
     work.mkdir()
     # The package, not this checkout: the dbt project comes from site-packages.
-    where = run([str(bin_dir / "python"), "-c", "import hotcold.shipped as s; print(s.project_dir())"], cwd=work, env=env)
+    where = run([str(bin_dir / "python"), "-c", "import hotcold.dbt.shipped as s; print(s.project_dir())"], cwd=work, env=env)
     assert "site-packages" in where and str(ROOT) not in where
     run([str(bin_dir / "hotcold"), "init", "."], cwd=work, env=env)
     assert {p.name for p in work.iterdir()} >= {"unified_config.yaml", "dbt_project.yml", "packages.yml", "profiles.yml", "models"}

@@ -1,4 +1,4 @@
-"""hotcold.pg_hash against PostgreSQL's own hashtext / hashfloat8 / hashfloat4, value by value.
+"""hotcold.pipeline.pg_hash against PostgreSQL's own hashtext / hashfloat8 / hashfloat4, value by value.
 
 Every value is loaded into a real PostgreSQL with binary COPY (so floats arrive bit for bit,
 NaN payloads and -0.0 included) and hashed there; the same values are hashed by the numpy module
@@ -14,7 +14,7 @@ import psycopg
 import pyarrow as pa
 import pytest
 
-from hotcold import pg_hash
+from hotcold.pipeline import pg_hash
 
 PG_EXPR = {
     "text": 'hashtext(x COLLATE "C")',
@@ -273,7 +273,7 @@ def test_hashint8_and_timestamp_hash_match_postgres(pg_dsn):
     import psycopg
     import pyarrow as pa
 
-    from hotcold import pg_hash
+    from hotcold.pipeline import pg_hash
 
     ints = [0, 1, -1, 2**31, -(2**31) - 1, 2**63 - 1, -(2**63), 123456789012, -987654321098765]
     stamps = ["2000-01-01 00:00:00.000001", "1970-01-01", "1901-12-13 20:45:52", "2400-02-29 23:59:59.999999", "0001-01-01",

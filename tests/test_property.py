@@ -22,9 +22,9 @@ from psycopg.conninfo import make_conninfo
 
 import hotcold
 from hotcold.errors import HotColdError
-from hotcold.rotation import rotate
-from hotcold.router import StorageRouter
-from hotcold.verify import verify
+from hotcold.ops.rotation import rotate
+from hotcold.query.router import StorageRouter
+from hotcold.ops.verify import verify
 from support import TALLY, union_rows, write_config
 
 pytestmark = pytest.mark.property

@@ -23,9 +23,9 @@ from hypothesis import strategies as st
 
 import hotcold
 from hotcold import ColdStorageQueryEngine, StorageRouter
-from hotcold.demo import fill_demo_data
+from hotcold.ops.demo import fill_demo_data
 from hotcold.errors import HotColdError
-from hotcold.rotation import rotate
+from hotcold.ops.rotation import rotate
 from support import scratch_database, write_config
 
 AS_OF = date(2026, 11, 25)
@@ -326,7 +326,7 @@ def test_rotation_built_the_catalog_and_cold_views_open_alone(project, tmp_path)
 
 
 def test_unified_view_holds_every_key_once_hot_winning(project):
-    from hotcold.catalog import open_catalog
+    from hotcold.ops.catalog import open_catalog
 
     config, _, both = project
     con = open_catalog(config)
@@ -343,7 +343,7 @@ def test_unified_view_holds_every_key_once_hot_winning(project):
 
 
 def test_catalog_empty_lake_gets_typed_placeholders_then_real_views(pg_dsn, tmp_path):
-    from hotcold import catalog
+    from hotcold.ops import catalog
 
     config = hotcold.load_config(write_config(tmp_path, "postgres", pg_dsn))
     fill_demo_data(config, symbols=2, years=1, as_of=AS_OF)

@@ -14,9 +14,9 @@ from datetime import date, datetime, timedelta, timezone
 import psycopg
 
 from hotcold import faults
-from hotcold.rotation import rotate
-from hotcold.router import StorageRouter
-from hotcold.verify import verify
+from hotcold.ops.rotation import rotate
+from hotcold.query.router import StorageRouter
+from hotcold.ops.verify import verify
 from support import TALLY, union_rows
 
 AS_OF = date(2026, 11, 25)

@@ -1,6 +1,6 @@
 """`status`, `rotate --dry-run` and `cleanup --analyze-only` read the hot store without dbt.
 
-They decide what ages out with hotcold.hot_stats.aging_predicate, while the rotation decides
+They decide what ages out with hotcold.store.hot_stats.aging_predicate, while the rotation decides
 with its dbt macro (window.sql: ages_out); these tests hold the two to the same rows on the
 times that make the rule hard (no zone in a far database zone, dates, NULL, infinity, BC,
 intervals that are not hot), and check the read-only promises: no dbt, no rotation lock.
@@ -18,9 +18,9 @@ import pytest
 import yaml
 
 import hotcold
-from hotcold.cleanup import analyze
-from hotcold.lock import rotation_lock
-from hotcold.rotation import rotate
+from hotcold.ops.cleanup import analyze
+from hotcold.store.lock import rotation_lock
+from hotcold.ops.rotation import rotate
 from support import demo_project, write_config
 
 AS_OF = date(2026, 11, 25)
@@ -91,7 +91,7 @@ def test_status_tells_table_size_from_space_reusable_after_vacuum(pg_project, pg
     assert 0.8 * free <= after.reusable_bytes <= 1.25 * free
     assert after.disk_bytes > after.data_bytes + after.reusable_bytes
     # A full reclaim gives it back to the disk.
-    from hotcold.cleanup import cleanup
+    from hotcold.ops.cleanup import cleanup
 
     cleanup(pg_project, as_of=AS_OF, reclaim="full", confirm=lambda plan: True)
     reclaimed = hotcold.archival_status(pg_project, AS_OF).tables["market_data"].hot
@@ -103,8 +103,8 @@ def test_read_only_commands_start_no_dbt_and_wait_for_no_rotation(pg_project):
     come, and dbt was never imported."""
     script = (
         "import json, sys, hotcold\n"
-        "from hotcold.rotation import rotate\n"
-        "from hotcold.cleanup import analyze\n"
+        "from hotcold.ops.rotation import rotate\n"
+        "from hotcold.ops.cleanup import analyze\n"
         f"config = hotcold.load_config({str(pg_project.path)!r})\n"
         "status = hotcold.archival_status(config, '2026-11-25')\n"
         "dry = rotate(config, as_of='2026-11-25', dry_run=True)\n"

@@ -16,8 +16,8 @@ import pytest
 import yaml
 
 import hotcold
-from hotcold.demo import fill_demo_data
-from hotcold.rotation import rotate
+from hotcold.ops.demo import fill_demo_data
+from hotcold.ops.rotation import rotate
 from support import hot_conn, hot_rel, lake_files, snapshot, union_rows, write_config
 
 AS_OF = date(2026, 11, 25)

@@ -19,7 +19,7 @@ import yaml
 
 import hotcold
 from hotcold import faults
-from hotcold.rotation import rotate
+from hotcold.ops.rotation import rotate
 from support import hot_conn, union_rows, write_config
 
 AS_OF = date(2026, 11, 25)

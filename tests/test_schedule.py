@@ -13,8 +13,8 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 
 import hotcold
-from hotcold import schedule
-from hotcold.state import open_state, rows
+from hotcold.ops import schedule
+from hotcold.store.state import open_state, rows
 from support import demo_project, write_config
 
 

@@ -19,7 +19,7 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 import hotcold
-from hotcold.rotation import rotate
+from hotcold.ops.rotation import rotate
 
 SECRET = "Pa55-w0rd-that-must-not-leak"
 

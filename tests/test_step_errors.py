@@ -20,9 +20,11 @@ from datetime import date
 import pytest
 from dbt_common.exceptions import DbtRuntimeError
 
-from hotcold import cli, dbt_runner, faults
+from hotcold import faults
+from hotcold.cli import app as cli
+from hotcold.dbt import runner as dbt_runner
 from hotcold.errors import StepFailed
-from hotcold.rotation import rotate
+from hotcold.ops.rotation import rotate
 from support import snapshot
 
 AS_OF = date(2026, 11, 25)

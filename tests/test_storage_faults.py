@@ -18,9 +18,9 @@ import yaml
 import hotcold
 from hotcold import faults
 from hotcold.errors import HotColdError, StepFailed
-from hotcold.lake import day_file
-from hotcold.rotation import rotate
-from hotcold.verify import verify
+from hotcold.store.lake import day_file
+from hotcold.ops.rotation import rotate
+from hotcold.ops.verify import verify
 from support import demo_project, snapshot, union_rows
 
 pytestmark = pytest.mark.crash

@@ -37,7 +37,7 @@
   {%- do run_query("create or replace view " ~ cold_view ~ " as " ~ cold) -%}
   {%- do run_query("comment on view " ~ cold_view ~ " is " ~ hotcold_lit(comment)) -%}
   {%- do run_query("create or replace view " ~ unified_view ~ " as " ~ hotcold_unified_select(spec, s, cold, hot_cols)) -%}
-  {#- The hot columns it was built on, for hotcold.catalog.stale_tables: a column added to or
+  {#- The hot columns it was built on, for hotcold.ops.catalog.stale_tables: a column added to or
       dropped from the hot table makes the view stale. -#}
   {%- do run_query("comment on view " ~ unified_view ~ " is " ~ hotcold_lit("hotcold: " ~ spec.name ~ ", hot and cold, each key once; ATTACH the hot store AS hot first"
       ~ " [hot columns: " ~ hot_cols | map(attribute='name') | join(',') ~ "]")) -%}

@@ -53,7 +53,7 @@
 {% macro hotcold_settings() %}
   {%- set rows = hotcold_rows("select value::varchar as value from _hotcold.settings") -%}
   {%- if not rows -%}
-    {{ exceptions.raise_compiler_error("hotcold_settings: _hotcold.settings is empty; run dbt with the hotcold profile (profiles.yml lists the hotcold.dbt_plugin plugin)") }}
+    {{ exceptions.raise_compiler_error("hotcold_settings: _hotcold.settings is empty; run dbt with the hotcold profile (profiles.yml lists the hotcold.dbt.plugin plugin)") }}
   {%- endif -%}
   {{ return(fromjson(rows[0].value)) }}
 {% endmacro %}

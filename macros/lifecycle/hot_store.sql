@@ -31,7 +31,7 @@
 {% macro hotcold_check_key_types__duckdb(spec) %}{{ return(none) }}{% endmacro %}
 
 {#- True when the stage streams the table's aged rows into day files (hotcold_stage_write,
-    hotcold.stage_days), false when it copies them to one file that export cuts into days. -#}
+    hotcold.pipeline.stage_days), false when it copies them to one file that export cuts into days. -#}
 {% macro hot_streams_days(spec) %}
   {{ return(hot_dispatch('streams_days')(spec)) }}
 {% endmacro %}

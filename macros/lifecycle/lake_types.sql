@@ -14,13 +14,13 @@
                                PostgreSQL prints numeric(p,s): s decimals, no exponent);
                                a sum of values could overflow DuckDB's HUGEINT
       float4, float8           sum of hashfloat4/hashfloat8 (PostgreSQL's own hash of the
-                               8 bytes of the double; hotcold.pg_hash computes it on the lake),
+                               8 bytes of the double; hotcold.pipeline.pg_hash computes it on the lake),
                                plus 1 for each -0 (which hashfloat8 hashes as +0)
-      text and all text-sent   sum of hashtext of the text (hotcold.pg_hash again)
+      text and all text-sent   sum of hashtext of the text (hotcold.pipeline.pg_hash again)
       bytea                    sum of hashtext of its hex
       date                     sum of days since 1970-01-01 (±infinity: ±10^12)
       timestamp(tz)            sum of timestamp_hash (PostgreSQL's hash of the stored
-                               microseconds; hotcold.pg_hash again)
+                               microseconds; hotcold.pipeline.pg_hash again)
     Sums are order-independent, so a merge, a re-encoding or a row order changes nothing;
     a changed, lost or added value changes its column's count or sum. -#}
 

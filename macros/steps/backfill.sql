@@ -6,7 +6,7 @@
     within a file the last row, wins.
 
     A CSV file is read as PostgreSQL's `COPY table (<the header's columns>) FROM ... (FORMAT
-    csv, HEADER)` reads it: its layout was checked by hotcold.sources.csv_layout (what DuckDB's
+    csv, HEADER)` reads it: its layout was checked by hotcold.pipeline.sources.csv_layout (what DuckDB's
     reader reads is then field for field what COPY reads), and each field is read by
     PostgreSQL's rules for its column's type (hotcold_csv_plan). A value those rules read in a
     way DuckDB cannot reproduce is refused by name rather than read otherwise. -#}

@@ -2,7 +2,7 @@
     over the lake's rows with the same key) to a staging folder, then read every staged file
     back and compare count and an order-independent checksum of the values, per day, with
     what was meant to be written. A mismatch stops the run before anything is published.
-    A streamed stage (hotcold.stage_days) has already linked the days the lake does not hold
+    A streamed stage (hotcold.pipeline.stage_days) has already linked the days the lake does not hold
     into the staging folder; only the days that merge with a lake file are written here. -#}
 {% macro hotcold_step_export() %}
   {%- set run = hotcold_current_run() -%}
@@ -145,7 +145,7 @@
 {#- One row per day: [{c: column, n: non-NULL values, s: fingerprint sum (unscaled HUGEINT)},
     ...] for `columns` ({name, type}) of `relation`, plus {c: '*', n: rows}. With `files` (a
     glob of day files that `relation` reads), the columns PostgreSQL's hashes fingerprint are
-    read by hotcold.fingerprint in one call instead of a DuckDB function per 2,048 rows. -#}
+    read by hotcold.pipeline.fingerprint in one call instead of a DuckDB function per 2,048 rows. -#}
 {% macro hotcold_lake_fingerprints(relation, columns, where='', files=none) %}
   {%- set items = ["{'c': '*', 'n': count(*), 's': 0::HUGEINT, 'raw': null::VARCHAR}"] -%}
   {%- set hashed = {} -%}

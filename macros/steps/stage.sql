@@ -2,7 +2,7 @@
     row versions and zero-padded partition values; everything after works from this copy.
     A rotation reads the rows that age out of the hot store (one read per table); a backfill
     (var('backfill'): the files to load) reads its files instead. From PostgreSQL the rows are
-    streamed into day files by the next model (hotcold_stage_write, hotcold.stage_days): this
+    streamed into day files by the next model (hotcold_stage_write, hotcold.pipeline.stage_days): this
     step notes the ordered select it is to run. -#}
 {% macro hotcold_step_stage() %}
   {%- do hotcold_state_tables() -%}

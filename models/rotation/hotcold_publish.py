@@ -4,6 +4,6 @@
 def model(dbt, session):
     dbt.config(materialized="table")
     dbt.ref("hotcold_export")
-    from hotcold.publish import publish_run
+    from hotcold.pipeline.publish import publish_run
 
     return publish_run(session)

@@ -5,6 +5,6 @@ while this rotation ran (found by the delete step), so a deleted row does not li
 def model(dbt, session):
     dbt.config(materialized="table")
     dbt.ref("hotcold_delete")
-    from hotcold.publish import withdraw_vanished
+    from hotcold.pipeline.publish import withdraw_vanished
 
     return withdraw_vanished(session)

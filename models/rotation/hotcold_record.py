@@ -4,6 +4,6 @@
 def model(dbt, session):
     dbt.config(materialized="table")
     dbt.ref("hotcold_vacuum")
-    from hotcold.record import record_run
+    from hotcold.pipeline.record import record_run
 
     return record_run(session)

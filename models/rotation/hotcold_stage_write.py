@@ -4,6 +4,6 @@
 def model(dbt, session):
     dbt.config(materialized="table")
     dbt.ref("hotcold_stage")
-    from hotcold.stage_days import stage_run
+    from hotcold.pipeline.stage_days import stage_run
 
     return stage_run(session)

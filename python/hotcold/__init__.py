@@ -11,38 +11,38 @@ from typing import TYPE_CHECKING
 
 # public name -> (module, attribute)
 _EXPORTS = {
-    "BackfillReport": ("backfill", "BackfillReport"),
-    "backfill": ("backfill", "backfill"),
+    "BackfillReport": ("ops.backfill", "BackfillReport"),
+    "backfill": ("ops.backfill", "backfill"),
     "Config": ("config", "Config"),
     "load_config": ("config", "load"),
     "HotColdError": ("errors", "HotColdError"),
-    "DataLifecycleManager": ("lifecycle", "DataLifecycleManager"),
-    "ColdStorageQueryEngine": ("query_engine", "ColdStorageQueryEngine"),
-    "RotationReport": ("rotation", "RotationReport"),
-    "rotate": ("rotation", "rotate"),
-    "StorageRouter": ("router", "StorageRouter"),
-    "Source": ("sources", "Source"),
-    "SyntheticBars": ("sources", "SyntheticBars"),
-    "StatusReport": ("status", "StatusReport"),
-    "archival_status": ("status", "archival_status"),
-    "VerifyReport": ("verify", "VerifyReport"),
-    "verify": ("verify", "verify"),
+    "DataLifecycleManager": ("ops.lifecycle", "DataLifecycleManager"),
+    "ColdStorageQueryEngine": ("query.engine", "ColdStorageQueryEngine"),
+    "RotationReport": ("ops.rotation", "RotationReport"),
+    "rotate": ("ops.rotation", "rotate"),
+    "StorageRouter": ("query.router", "StorageRouter"),
+    "Source": ("pipeline.sources", "Source"),
+    "SyntheticBars": ("pipeline.sources", "SyntheticBars"),
+    "StatusReport": ("ops.status", "StatusReport"),
+    "archival_status": ("ops.status", "archival_status"),
+    "VerifyReport": ("ops.verify", "VerifyReport"),
+    "verify": ("ops.verify", "verify"),
 }
 
 __all__ = [*_EXPORTS, "lake_schema"]
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:  # for type checkers and editors: the same names, imported eagerly
-    from .backfill import BackfillReport, backfill
-    from .config import Config, load as load_config
-    from .errors import HotColdError
-    from .lifecycle import DataLifecycleManager
-    from .query_engine import ColdStorageQueryEngine
-    from .rotation import RotationReport, rotate
-    from .router import StorageRouter
-    from .sources import Source, SyntheticBars
-    from .status import StatusReport, archival_status
-    from .verify import VerifyReport, verify
+    from hotcold.ops.backfill import BackfillReport, backfill
+    from hotcold.config import Config, load as load_config
+    from hotcold.errors import HotColdError
+    from hotcold.ops.lifecycle import DataLifecycleManager
+    from hotcold.query.engine import ColdStorageQueryEngine
+    from hotcold.ops.rotation import RotationReport, rotate
+    from hotcold.query.router import StorageRouter
+    from hotcold.pipeline.sources import Source, SyntheticBars
+    from hotcold.ops.status import StatusReport, archival_status
+    from hotcold.ops.verify import VerifyReport, verify
 
 
 def __getattr__(name: str):
@@ -61,6 +61,6 @@ def __dir__():
 def lake_schema(config, table: str):
     """The union of the columns of `table`'s day files, for pyarrow and other readers that take
     a schema (see lake.lake_schema)."""
-    from .lake import lake_schema as _lake_schema
+    from hotcold.store.lake import lake_schema as _lake_schema
 
     return _lake_schema(config.lake_root, table)

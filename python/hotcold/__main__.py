@@ -1,5 +1,5 @@
 """`python -m hotcold ...`: what the crontab line runs, independent of PATH."""
 
-from .cli import main
+from hotcold.cli.app import main
 
 main()

@@ -21,7 +21,7 @@ from typing import Any, Union, get_args, get_origin
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from .config_models import (  # noqa: F401  IDENTIFIER, INTERVAL, COMPRESSIONS, DEFAULT_TABLES, redact_dsn: re-exported
+from hotcold.config_models import (  # noqa: F401  IDENTIFIER, INTERVAL, COMPRESSIONS, DEFAULT_TABLES, redact_dsn: re-exported
     COMPRESSIONS,
     DEFAULT_TABLES,
     IDENTIFIER,
@@ -32,7 +32,7 @@ from .config_models import (  # noqa: F401  IDENTIFIER, INTERVAL, COMPRESSIONS, 
     check_identifier,
     redact_dsn,
 )
-from .errors import ConfigError
+from hotcold.errors import ConfigError
 
 DEFAULT_CONFIG = "unified_config.yaml"
 ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -84,7 +84,7 @@ class Config:
     query_cache_mb: int = 256
     lake_file_mode: int = 0o600  # lake files; folders get the same bits plus x where r is set
     lake_compression: str = "snappy"
-    history_index: bool = True  # the symbol-clustered copy beside the lake (hotcold.history)
+    history_index: bool = True  # the symbol-clustered copy beside the lake (hotcold.query.history)
     tables: dict[str, TableSpec] = field(default_factory=dict)
 
     @property

@@ -27,7 +27,7 @@ import signal
 import threading
 from typing import Callable
 
-from .errors import HotColdError
+from hotcold.errors import HotColdError
 
 
 _HOOKS: dict[str, Callable[[], None]] = {}

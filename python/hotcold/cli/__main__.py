@@ -1,0 +1,3 @@
+from hotcold.cli.app import main
+
+main()
