@@ -120,6 +120,7 @@ def unified(config, where_sql="true", params=()):
 
 
 # -- 1. filters compose like SQL ----------------------------------------------------------
+@pytest.mark.slow
 def test_two_filters_on_one_column_both_apply_everywhere(project):
     config, dsn = project
     start, end = CUTOFF - timedelta(days=3), CUTOFF + timedelta(days=3)
@@ -212,6 +213,7 @@ def test_a_rotation_at_the_worst_moment_of_a_query_loses_no_row(tmp_path, pg_dsn
     assert got == want and rotation.get("waited")
 
 
+@pytest.mark.slow
 def test_queries_in_a_loop_while_rotations_run_see_every_row_once(tmp_path, pg_dsn):
     config = quotes_config(tmp_path, pg_dsn)
     with psycopg.connect(pg_dsn, autocommit=True) as conn:
@@ -280,6 +282,7 @@ filters = st.lists(st.one_of(
 @given(start=moments, hours=st.integers(1, 24 * 30), symbols=st.one_of(st.none(), st.lists(st.sampled_from(SYMS), min_size=1, max_size=2, unique=True)),
        where=filters, zone=st.sampled_from(["UTC", "America/New_York", "Europe/London", "Asia/Tokyo", "Australia/Lord_Howe"]),
        every=st.sampled_from([None, "1h", "1d"]))
+@pytest.mark.slow
 def test_router_engine_cli_and_unified_view_equal_postgres(project, start, hours, symbols, where, zone, every):
     config, dsn = project
     end = start + timedelta(hours=hours)

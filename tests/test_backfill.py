@@ -53,6 +53,7 @@ def lake_state(config) -> dict:
     return {str(p): (p.stat().st_mtime_ns, p.stat().st_size) for p in config.lake_root.rglob("*.parquet")} if config.lake_root.exists() else {}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])
 def test_backfill_of_all_four_types_puts_every_row_in_the_lake_once_and_the_window_in_postgres(pg_project, pg_dsn, tmp_path, fmt):
     config = pg_project
@@ -90,6 +91,7 @@ OLD = datetime(2026, 3, 2, tzinfo=timezone.utc)
 RECENT = datetime(2026, 11, 16, tzinfo=timezone.utc)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["postgres", "duckdb"])
 def test_a_corrected_row_replaces_its_old_version_everywhere(tmp_path, request, kind):
     config = demo_project(tmp_path, kind, request.getfixturevalue("pg_dsn") if kind == "postgres" else None, symbols=2)
@@ -129,6 +131,7 @@ BAD_FILES = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(BAD_FILES))
 def test_a_bad_file_stops_before_anything_changes(pg_project, tmp_path, name):
     config = pg_project
@@ -152,6 +155,7 @@ def test_a_bad_parquet_file_names_the_row(pg_project, tmp_path):
         hotcold.backfill(pg_project, "market_data", [path], as_of=AS_OF)
 
 
+@pytest.mark.slow
 def test_a_source_streams_into_the_lake_only_outside_the_hot_intervals(pg_project):
     bars = hotcold.SyntheticBars(["QQQ", "SPY"], RECENT.date(), RECENT.date() + timedelta(days=2), interval="1min")
     assert isinstance(bars, hotcold.Source)
@@ -162,6 +166,7 @@ def test_a_source_streams_into_the_lake_only_outside_the_hot_intervals(pg_projec
     assert len([r for r in lake if r[0] in ("QQQ", "SPY")]) == report["rows"]
 
 
+@pytest.mark.slow
 def test_cli_backfill_json_and_errors(pg_project, tmp_path):
     good = _write(tmp_path / "good.csv", HEADER + bar("ZZZ", OLD, 1.0) + bar("ZZZ", RECENT, 2.0))
     cfg = str(pg_project.path)

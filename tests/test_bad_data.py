@@ -34,6 +34,7 @@ def ticks(tmp_path, pg_dsn):
     # A lake reader would show the folder's day instead: refused by name, with the fix.
     ("alter table ticks add column \"Day\" text default 'Monday'", "has a column named 'Day', which the lake's year=/month=/day= folders would shadow"),
 ])
+@pytest.mark.slow
 def test_null_or_repeated_keys_refuse_the_table_before_anything_moves(ticks, bad, message):
     config, dsn = ticks
     with psycopg.connect(dsn, autocommit=True) as conn:

@@ -13,6 +13,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
+import pytest
 import yaml
 
 import hotcold
@@ -191,6 +192,7 @@ def test_rotate_and_status_on_postgres(pg_project, tmp_path):
     assert " ok 20" in rows["news"], "news was rotated once, successfully"
 
 
+@pytest.mark.slow
 def test_disabled_rotation_refuses_and_force_runs(tmp_path, pg_dsn):
     path = write_config(tmp_path, "postgres", pg_dsn, auto_rotation={"enabled": False, "schedule": "0 2 * * *"})
     config = hotcold.load_config(path)

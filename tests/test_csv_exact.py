@@ -432,6 +432,7 @@ def random_rows(draw):
     return rows
 
 
+@pytest.mark.slow
 @settings(max_examples=10, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(rows=random_rows())
 def test_random_files_hold_what_copy_reads(lab, rows):

@@ -170,6 +170,7 @@ def assert_same_in_postgres(config, dsn, arrow, reader, table="kinds", columns=C
     return wrong
 
 
+@pytest.mark.slow
 def test_every_type_is_exact_or_exact_as_text_through_every_reader(tmp_path, pg_dsn):
     config = kinds_config(tmp_path, pg_dsn)
     with psycopg.connect(pg_dsn, autocommit=True) as conn:
@@ -187,6 +188,7 @@ def test_every_type_is_exact_or_exact_as_text_through_every_reader(tmp_path, pg_
     assert hotcold.verify(config, deep=True).ok
 
 
+@pytest.mark.slow
 def test_a_day_file_rewritten_by_a_merge_keeps_every_value(tmp_path, pg_dsn):
     # A late row for a day the lake holds, after the table gained a column: every day file is
     # read back, joined with the late rows and written again; -0.0 must stay -0.0 and so on.
@@ -214,6 +216,7 @@ def test_a_day_file_rewritten_by_a_merge_keeps_every_value(tmp_path, pg_dsn):
     ("k interval", "k", "equal interval values can have different texts"),
     ("k text COLLATE case_blind", "k", "has a nondeterministic collation"),
 ])
+@pytest.mark.slow
 def test_a_key_the_lake_could_not_tell_apart_as_postgres_does_is_refused(tmp_path, pg_dsn, ddl, column, message):
     # 1.0 = 1.00 in PostgreSQL; as the lake's exact text they are two keys, and a late
     # correction would sit beside the archived row instead of replacing it.
@@ -231,6 +234,7 @@ def test_a_key_the_lake_could_not_tell_apart_as_postgres_does_is_refused(tmp_pat
     assert lake_files(config) == []
 
 
+@pytest.mark.slow
 def test_nan_in_a_numeric_column_with_a_precision_is_refused_by_name(tmp_path, pg_dsn):
     # DuckDB's DECIMAL cannot hold NaN; its postgres scanner reads it as 0.00 without a word.
     config = kinds_config(tmp_path, pg_dsn, "quotes", {"time_column": "ts", "key": ["id"]})
@@ -247,6 +251,7 @@ def test_nan_in_a_numeric_column_with_a_precision_is_refused_by_name(tmp_path, p
     assert lake_files(config) == []
 
 
+@pytest.mark.slow
 def test_a_value_changed_after_postgres_sent_it_stops_the_run_before_anything_moves(tmp_path, pg_dsn, monkeypatch):
     config = kinds_config(tmp_path, pg_dsn, "bars", {"time_column": "ts", "key": ["symbol", "ts"]})
     with psycopg.connect(pg_dsn, autocommit=True) as conn:
@@ -264,6 +269,7 @@ def test_a_value_changed_after_postgres_sent_it_stops_the_run_before_anything_mo
     assert rotate(config, as_of=AS_OF, tables=["bars"]).tables["bars"].deleted_rows == 300
 
 
+@pytest.mark.slow
 def test_a_zero_that_lost_its_sign_on_the_way_stops_the_run(tmp_path, pg_dsn, monkeypatch):
     # PostgreSQL's hashfloat8 hashes -0.0 as 0.0; the fingerprint counts negative zeros apart.
     config = kinds_config(tmp_path, pg_dsn, "fills", {"time_column": "ts", "key": ["id"]})
@@ -298,6 +304,7 @@ def test_zeros_of_both_signs_in_one_day_staged_in_several_parts_keep_their_signs
     assert len(list((config.lake_root / "fills").rglob("*.parquet"))) == 2
 
 
+@pytest.mark.slow
 def test_a_merge_keeps_zeros_of_both_signs_in_one_day(tmp_path, pg_dsn):
     # A late row makes the day's file be rewritten: -0.0 and 0.0 in one column must come out
     # as they went in, not one of them refused by verify night after night.
@@ -346,6 +353,7 @@ def test_the_embedded_hot_store_has_the_same_guarantee_against_its_own_values(tm
     TALLY["fail point: values changed in flight, caught"] += 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("time_type", ["timestamptz", "timestamp", "date"])
 def test_times_that_fit_no_day_stay_hot_with_a_warning(tmp_path, pg_dsn, time_type):
     config = kinds_config(tmp_path, pg_dsn, "events", {"time_column": "ts", "key": ["id"], "interval_column": "iv"})
@@ -420,6 +428,7 @@ def lake_rows_columns(config, table):
         return [r[0] for r in con.execute("describe select * from read_parquet(?, union_by_name = true, hive_partitioning = false)", [files]).fetchall()]
 
 
+@pytest.mark.slow
 def test_schema_changes_keep_every_archived_value_and_every_reader_sees_the_union(tmp_path, pg_dsn):
     config = kinds_config(tmp_path, pg_dsn, "bars", {"time_column": "ts", "key": ["symbol", "ts"]})
     late = iter(range(100, 200))

@@ -63,6 +63,7 @@ def rotated(pg_project):
     return pg_project
 
 
+@pytest.mark.slow
 def test_rotation_builds_the_index_and_symbol_queries_read_it(rotated):
     config = rotated
     engine = ColdStorageQueryEngine(config, cache_mb=0)
@@ -74,6 +75,7 @@ def test_rotation_builds_the_index_and_symbol_queries_read_it(rotated):
     assert not engine.explain("market_data", START, END)["history_index"]
 
 
+@pytest.mark.slow
 def test_the_next_rotation_adds_exactly_its_new_days(rotated):
     config = rotated
     before = index_days(config, "market_data")
@@ -85,6 +87,7 @@ def test_the_next_rotation_adds_exactly_its_new_days(rotated):
     assert_same_answers(config, ColdStorageQueryEngine(config, cache_mb=0))
 
 
+@pytest.mark.slow
 def test_a_changed_day_file_sends_queries_to_the_files_until_refreshed(rotated):
     config = rotated
     engine = ColdStorageQueryEngine(config, cache_mb=0)
@@ -105,6 +108,7 @@ def test_a_changed_day_file_sends_queries_to_the_files_until_refreshed(rotated):
     assert_same_answers(config, engine)
 
 
+@pytest.mark.slow
 def test_a_removed_day_file_leaves_the_index_too(rotated):
     config = rotated
     day = date(2026, 3, 2)
@@ -115,6 +119,7 @@ def test_a_removed_day_file_leaves_the_index_too(rotated):
     assert day not in dict(index_days(config, "market_data"))
 
 
+@pytest.mark.slow
 def test_a_publish_that_died_half_way_keeps_queries_on_the_files(pg_project, monkeypatch):
     config = pg_project
     rotate(config, as_of=DEMO_AS_OF - timedelta(days=60))
@@ -133,6 +138,7 @@ def test_a_publish_that_died_half_way_keeps_queries_on_the_files(pg_project, mon
     assert_same_answers(config, engine, ["market_data"])
 
 
+@pytest.mark.slow
 def test_a_busy_index_is_skipped_never_waited_on(rotated):
     config = rotated
     path = history.index_path(config.lake_root)
@@ -154,6 +160,7 @@ def test_a_busy_index_is_skipped_never_waited_on(rotated):
     assert uses_index(ColdStorageQueryEngine(config, cache_mb=0))
 
 
+@pytest.mark.slow
 def test_appended_days_are_sorted_in_once_they_pass_the_threshold(rotated, monkeypatch):
     config = rotated
     monkeypatch.setattr(history, "RESORT_MIN_ROWS", 0)
@@ -167,6 +174,7 @@ def test_appended_days_are_sorted_in_once_they_pass_the_threshold(rotated, monke
     assert_same_answers(config, ColdStorageQueryEngine(config, cache_mb=0))
 
 
+@pytest.mark.slow
 def test_cli_index_reports_and_rebuilds(rotated):
     config = rotated
     cli = subprocess.run([sys.executable, "-m", "hotcold", "index", "-c", str(config.path), "--rebuild", "--json"], capture_output=True, text=True)
@@ -177,6 +185,7 @@ def test_cli_index_reports_and_rebuilds(rotated):
     assert got["market_data"]["rows"] == sum(n for _, n in lake_days(config, "market_data"))
 
 
+@pytest.mark.slow
 def test_cli_query_says_which_copy_of_the_lake_answered(rotated):
     def query(*args):
         cli = subprocess.run([sys.executable, "-m", "hotcold", "query", "market_data", "-c", str(rotated.path), "--tier", "cold",
@@ -190,11 +199,13 @@ def test_cli_query_says_which_copy_of_the_lake_answered(rotated):
     assert "lake day files)" in every and "history index" not in every
 
 
+@pytest.mark.slow
 def test_the_index_is_as_private_as_the_lake(rotated):
     path = history.index_path(rotated.lake_root)
     assert path.stat().st_mode & 0o777 == rotated.lake_file_mode
 
 
+@pytest.mark.slow
 def test_with_the_index_off_there_is_none(pg_dsn, tmp_path):
     from hotcold.ops.demo import fill_demo_data
 

@@ -82,6 +82,7 @@ moments = st.builds(
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(start=moments, length=st.integers(1, 500), unit=st.sampled_from(["hours", "days"]),
        symbols=st.one_of(st.none(), st.lists(st.sampled_from(SYMBOLS + ["NOPE"]), min_size=1, max_size=4, unique=True)))
+@pytest.mark.slow
 def test_router_equals_postgres_for_any_range_and_symbols(project, start, length, unit, symbols):
     config, _, _ = project
     end = start + timedelta(**{unit: length})
@@ -231,6 +232,7 @@ def test_a_one_week_query_opens_only_that_weeks_files(project):
     assert "ts>='2025-03-03 09:30:00+00'" in scan["filters"] and "symbol='SYM0001'" in scan["filters"]
 
 
+@pytest.mark.slow
 def test_cache_serves_repeats_and_sees_new_files_after_a_rotation(pg_dsn, tmp_path):
     config = hotcold.load_config(write_config(tmp_path, "postgres", pg_dsn))
     fill_demo_data(config, symbols=3, years=1, as_of=AS_OF)
@@ -274,6 +276,7 @@ def test_streaming_returns_the_same_rows_in_batches(project):
     ({"where": {"no_such": 1}}, "unknown column"),
     ({"tz": "Mars/Olympus"}, "unknown time zone"),
 ])
+@pytest.mark.slow
 def test_bad_query_input_is_one_clear_error(project, kwargs, message):
     config, _, _ = project
     args = {"table": "market_data", "start": "2025-01-01", "end": "2025-02-01", **kwargs}
@@ -342,6 +345,7 @@ def test_unified_view_holds_every_key_once_hot_winning(project):
     assert close == [(ref_close,)]
 
 
+@pytest.mark.slow
 def test_catalog_empty_lake_gets_typed_placeholders_then_real_views(pg_dsn, tmp_path):
     from hotcold.ops import catalog
 

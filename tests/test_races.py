@@ -12,6 +12,7 @@ import threading
 from datetime import date, datetime, timedelta, timezone
 
 import psycopg
+import pytest
 
 from hotcold import faults
 from hotcold.ops.rotation import rotate
@@ -28,6 +29,7 @@ def pg_rows(dsn):
         return {r[:3]: r for r in conn.execute(f"select {COLS} from market_data")}
 
 
+@pytest.mark.slow
 def test_writers_during_a_rotation_leave_every_row_in_its_latest_version_once(pg_project, pg_dsn):
     truth = pg_rows(pg_dsn)  # key -> latest row, as the writers leave it
     aged = sorted(k for k in truth if k[2] < datetime(2026, 10, 26, tzinfo=timezone.utc) and k[1] == "1day")
@@ -112,6 +114,7 @@ def _one_waits_or_refuses(config, a, b):
     return before
 
 
+@pytest.mark.slow
 def test_two_rotations_at_once_one_refuses_and_nothing_doubles(pg_project):
     hot, lake = _one_waits_or_refuses(pg_project, ["rotate", "--as-of", "2026-11-25"], ["rotate", "--as-of", "2026-11-25"])
     after_hot, after_lake = union_rows(pg_project, "market_data", COLS)
@@ -119,6 +122,7 @@ def test_two_rotations_at_once_one_refuses_and_nothing_doubles(pg_project):
     assert verify(pg_project).ok
 
 
+@pytest.mark.slow
 def test_a_rotation_beside_a_backfill_one_refuses(pg_project, tmp_path):
     path = tmp_path / "bars.csv"
     path.write_text("symbol,interval,ts,open,high,low,close,volume,vwap\n" + "".join(

@@ -76,6 +76,7 @@ def test_the_embedded_store_agrees_too(tmp_path):
         assert dry.tables[name].days == real.tables[name].lake_days, name
 
 
+@pytest.mark.slow
 def test_status_tells_table_size_from_space_reusable_after_vacuum(pg_project, pg_dsn):
     before = hotcold.archival_status(pg_project, AS_OF).tables["market_data"].hot
     report = rotate(pg_project, as_of=AS_OF)

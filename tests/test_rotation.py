@@ -61,6 +61,7 @@ def test_rotation_conserves_rows_and_is_idempotent(project):
     assert_conserved(project, before)
 
 
+@pytest.mark.slow
 def test_late_row_for_an_archived_day_is_merged_once(project):
     rotate(project, as_of=AS_OF)
     conn = hot_conn(project)
@@ -91,6 +92,7 @@ def test_dry_run_changes_nothing(project):
 LAYOUT = re.compile(r"^(?P<t>[a-z_]+)/year=(?P<y>\d{4})/month=(?P<m>\d{2})/day=(?P<d>\d{2})/(?P=t)_(?P=y)(?P=m)(?P=d)\.parquet$")
 
 
+@pytest.mark.slow
 def test_full_rotation_layout_reads_back_with_pyarrow_and_duckdb(project):
     befores = {t: snapshot(project, t, "*") for t in project.tables}
     report = rotate(project, as_of=AS_OF, full=True)
@@ -106,6 +108,7 @@ def test_full_rotation_layout_reads_back_with_pyarrow_and_duckdb(project):
         assert len(hot) + len(lake) == len(befores[table])
 
 
+@pytest.mark.slow
 def test_rotation_log_has_a_line_per_step_per_table(project):
     report = rotate(project, as_of=AS_OF)
     lines = project.log_file.read_text().splitlines()
@@ -117,6 +120,7 @@ def test_rotation_log_has_a_line_per_step_per_table(project):
     assert all("seconds=" in ln for ln in mine) and "outcome=ok" in mine[-1]
 
 
+@pytest.mark.slow
 def test_status_reports_hot_and_lake(project):
     report = rotate(project, as_of=AS_OF)
     st = hotcold.archival_status(project, as_of=AS_OF)
@@ -136,6 +140,7 @@ def test_lifecycle_manager_is_awaitable(project):
     assert set(status.tables) == set(project.tables)
 
 
+@pytest.mark.slow
 def test_disabled_rotation_refuses_and_force_runs(tmp_path, pg_dsn):
     config = hotcold.load_config(write_config(tmp_path, "postgres", pg_dsn, auto_rotation={"enabled": False, "schedule": "0 2 * * *"}))
     fill_demo_data(config, symbols=2, years=1, as_of=AS_OF)
@@ -146,6 +151,7 @@ def test_disabled_rotation_refuses_and_force_runs(tmp_path, pg_dsn):
     assert rotate(config, as_of=AS_OF, force=True).tables["market_data"].archived_rows > 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("codec", [None, "zstd"])
 def test_lake_compression_is_the_configured_codec(project, codec):
     if codec:
@@ -173,6 +179,7 @@ def stage_writes(config, run_id):
         return con.execute("select table_name, mode, linked_days from _hotcold.stage_writes where run_id = ? order by 1", [run_id]).fetchall()
 
 
+@pytest.mark.slow
 def test_postgres_rows_stream_into_day_files_and_new_days_are_linked_not_copied(pg_project):
     config = pg_project
     before = snapshot(config, "market_data", MD_COLS)
@@ -193,6 +200,7 @@ def test_postgres_rows_stream_into_day_files_and_new_days_are_linked_not_copied(
     assert all(p.stat().st_nlink == 1 for p in (config.lake_root / "market_data").rglob("*.parquet"))
 
 
+@pytest.mark.slow
 def test_a_column_of_a_type_without_a_lake_twin_streams_as_exact_text(pg_project):
     # uuid (like interval, arrays, ranges...) reaches the lake as PostgreSQL's own text of the
     # value, which every reader can read and `::uuid` turns back into the same value.
@@ -211,6 +219,7 @@ def test_a_column_of_a_type_without_a_lake_twin_streams_as_exact_text(pg_project
     assert sorted(hot + lake) == before and report.tables["news"].archived_rows == len(lake) > 0
 
 
+@pytest.mark.slow
 def test_a_column_named_filename_rotates_verifies_and_reads_back(project):
     # DuckDB's read_parquet(filename = true) adds a column "filename", which a user's table
     # may have: hotcold names the file column its own way everywhere it reads the lake.
@@ -238,6 +247,7 @@ def _aging_plan(conn, hot_intervals) -> str:
         WHERE (ts < now() - interval '30 days' OR ("interval" IS NULL OR "interval" NOT IN ({cold})))""").fetchone()[0])
 
 
+@pytest.mark.slow
 def test_postgres_finds_rows_of_non_hot_intervals_through_an_index_that_follows_hot_intervals(pg_project):
     config = pg_project
     report = rotate(config, as_of=AS_OF)

@@ -32,6 +32,7 @@ def all_rows(config):
     return hot, lake
 
 
+@pytest.mark.slow
 def test_rows_written_during_a_rotation_survive_and_are_archived_next_run(pg_project, pg_dsn):
     aged_ts = datetime(2026, 3, 2, tzinfo=timezone.utc)
     recent_ts = datetime(2026, 11, 20, tzinfo=timezone.utc)
@@ -89,11 +90,13 @@ def delete_attempts(pg_dsn) -> list[int]:
         return [r[0] for r in conn.execute("select rows from hotcold.step_results where step = 'delete' and table_name = 'market_data' order by at")]
 
 
+@pytest.mark.slow
 def test_a_quiet_rotation_deletes_in_one_statement_by_snapshot(pg_project, pg_dsn):
     report = rotate(pg_project, as_of=AS_OF)
     assert delete_attempts(pg_dsn) == [report.tables["market_data"].deleted_rows] != [0]
 
 
+@pytest.mark.slow
 def test_a_row_from_a_transaction_open_across_the_stage_stays_hot_until_the_next_run(pg_project, pg_dsn):
     # The transaction holds an id below the stage snapshot's xmax but is still in progress
     # when the stage reads: its row is not staged. It commits before the delete, so only the
@@ -129,6 +132,7 @@ def test_a_row_from_a_transaction_open_across_the_stage_stays_hot_until_the_next
     assert key in {r[:3] for r in lake} and len(keys) == len(set(keys))
 
 
+@pytest.mark.slow
 def test_a_row_deleted_during_a_rotation_does_not_live_on_in_the_lake(pg_project, pg_dsn):
     gone_ts = datetime(2026, 3, 2, tzinfo=timezone.utc)
     hot, lake = all_rows(pg_project)
@@ -151,6 +155,7 @@ def test_a_row_deleted_during_a_rotation_does_not_live_on_in_the_lake(pg_project
     assert hotcold.verify(pg_project, deep=True).ok
 
 
+@pytest.mark.slow
 def test_a_row_changed_during_a_run_then_deleted_is_withdrawn_by_the_next_run(pg_project, pg_dsn):
     ts = datetime(2026, 3, 4, tzinfo=timezone.utc)
     key = ("SYM0002", "1day", ts)
@@ -245,6 +250,7 @@ def assert_same_values(got, want):
     assert got[7] == want[7]
 
 
+@pytest.mark.slow
 def test_plain_dbt_build_rotates_with_the_same_guarantees(pg_project):
     hot, lake = all_rows(pg_project)
     before = sorted(hot + lake, key=repr)
@@ -264,6 +270,7 @@ def test_plain_dbt_build_rotates_with_the_same_guarantees(pg_project):
     assert "step=run" in pg_project.log_file.read_text()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("point", ["publish.before_replace", "publish.between_days"])
 def test_a_rotation_killed_mid_publish_completes_on_rerun(pg_project, point):
     hot, lake = all_rows(pg_project)

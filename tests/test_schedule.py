@@ -69,6 +69,7 @@ class FakeClock:
         return False
 
 
+@pytest.mark.slow
 def test_the_loop_rotates_at_a_tick_of_the_injected_clock(tmp_path, pg_dsn):
     config = demo_project(tmp_path, "postgres", pg_dsn, symbols=2)
     clock = FakeClock(datetime(2026, 11, 25, 1, 59, 30, tzinfo=timezone.utc))

@@ -28,6 +28,7 @@ def cli(cwd: Path, env: dict, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "hotcold", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
 
 
+@pytest.mark.slow
 def test_a_password_never_lands_in_output_or_files(pg_project, pg_dsn, tmp_path):
     user = "hc_secret_" + os.urandom(4).hex()
     with psycopg.connect(pg_dsn, autocommit=True) as conn:
@@ -67,6 +68,7 @@ def modes(root: Path):
     return files, dirs
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("file_mode, want_files, want_dirs", [(None, 0o600, 0o700), ("0640", 0o640, 0o750)])
 def test_lake_files_are_private_unless_configured(pg_project, file_mode, want_files, want_dirs):
     if file_mode:
@@ -89,6 +91,7 @@ def test_a_bad_file_mode_is_refused_at_load(pg_project, mode):
         hotcold.load_config(pg_project.path)
 
 
+@pytest.mark.slow
 def test_a_role_that_does_not_own_the_table_rotates_and_is_told_which_indexes_to_ask_for(pg_project, pg_dsn, tmp_path):
     # Least privilege: read, delete and write the hot table, own nothing.
     user = "hc_worker_" + os.urandom(4).hex()

@@ -53,6 +53,7 @@ def one_error(returncode: int, stderr: str) -> tuple[str, str]:
     ("stage.after", "hotcold_stage_write", "nothing was deleted from the hot store"),
     ("record.before", "hotcold_record", "rows were archived and deleted; re-run to finish the remaining steps"),
 ])
+@pytest.mark.slow
 def test_a_hotcold_error_in_a_python_step_keeps_its_problem_and_its_fix(pg_project, point, step, state):
     proc = hotcold_rotate(pg_project, point)
     error, fix = one_error(proc.returncode, proc.stderr)
@@ -80,6 +81,7 @@ def test_a_step_failed_raised_inside_a_python_step_reaches_the_user_with_its_fix
     assert snapshot(pg_project, "market_data", MD_COLS) == hot_before
 
 
+@pytest.mark.slow
 def test_a_plain_exception_with_a_message_on_several_lines_shows_its_type_and_first_line(pg_project):
     proc = hotcold_rotate(pg_project, "stage.after:bug")
     error, fix = one_error(proc.returncode, proc.stderr)
@@ -88,6 +90,7 @@ def test_a_plain_exception_with_a_message_on_several_lines_shows_its_type_and_fi
     assert fix == "fix: nothing was deleted from the hot store; fix the problem and re-run"
 
 
+@pytest.mark.slow
 def test_an_exception_with_no_message_says_its_type_and_where_it_was_raised(pg_project):
     proc = hotcold_rotate(pg_project, "publish.before_replace:bare")
     error, fix = one_error(proc.returncode, proc.stderr)
@@ -96,6 +99,7 @@ def test_an_exception_with_no_message_says_its_type_and_where_it_was_raised(pg_p
     assert fix == "fix: nothing was deleted from the hot store; fix the problem and re-run"
 
 
+@pytest.mark.slow
 def test_debug_shows_the_traceback_of_what_the_step_raised(pg_project):
     env = {k: v for k, v in os.environ.items() if not k.startswith("HOTCOLD_")}
     env["HOTCOLD_FAIL_AT"] = "stage.after:bug"

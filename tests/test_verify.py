@@ -31,12 +31,14 @@ def files(config, table="market_data"):
     return sorted((config.lake_root / table).rglob("*.parquet"))
 
 
+@pytest.mark.slow
 def test_a_clean_lake_verifies_deep(rotated):
     report = verify(rotated, deep=True)
     assert report.ok, report.problems
     assert report.tables["market_data"].files == len(files(rotated)) > 200
 
 
+@pytest.mark.slow
 def test_each_kind_of_damage_is_named(rotated):
     md = files(rotated)
     md[0].write_bytes(md[0].read_bytes()[:-20])                       # a torn footer

@@ -64,7 +64,7 @@ def verify(config: Config, tables: list[str] | None = None, deep: bool = False, 
     specs = config.rotation_tables(full=True, only=tables)
     recorded: dict[str, dict[date, dict]] = {s.name: {} for s in specs}
     if config.state_path.exists():
-        with open_state(config) as state:
+        with open_state(config, read_only=True) as state:
             for r in rows(state, "select table_name, day, path, rows, checksum from _hotcold.lake_days"):
                 if r["table_name"] in recorded:
                     recorded[r["table_name"]][r["day"]] = r
