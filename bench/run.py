@@ -156,10 +156,13 @@ class Bench:
             router.close()
 
     def commands(self) -> dict:
-        """Seconds a person waits for `hotcold --help` and `hotcold status` on the rotated lake
-        (a new process each, best of --repeat): the target is under 1.5 s each."""
+        """Seconds a person waits for `hotcold --help`, `hotcold status`, `hotcold rotate --dry-run`
+        and `hotcold verify` on the rotated lake (a new process each, best of --repeat): the
+        target is under 1.5 s each."""
         out = {}
-        for name, args in (("--help", ["--help"]), ("status", ["status", "--json", "-c", str(self.main_config), "--as-of", AS_OF.isoformat()])):
+        cfg, as_of = ["-c", str(self.main_config)], ["--as-of", AS_OF.isoformat()]
+        for name, args in (("--help", ["--help"]), ("status", ["status", "--json", *cfg, *as_of]),
+                           ("rotate --dry-run", ["rotate", "--dry-run", "--json", *cfg, *as_of]), ("verify", ["verify", "--json", *cfg])):
             times = []
             for _ in range(max(1, min(self.args.repeat, 3))):
                 t0 = time.perf_counter()

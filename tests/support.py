@@ -17,6 +17,7 @@ from psycopg.conninfo import make_conninfo
 import hotcold
 from hotcold.store.hot_store import attach_hot
 
+
 @contextmanager
 def scratch_database(server_dsn: str):
     """A new, empty PostgreSQL database on the test server: yields its DSN, drops it after

@@ -39,7 +39,7 @@ def test_bench_runs_end_to_end_and_reports_every_ratio(pg_server_dsn, tmp_path):
         "monthly OHLC per symbol for a year", "a week of 1min bars resampled to 1h"]
     assert all(q["rows"] > 0 for q in r["cold_queries"])
     assert r["cold_queries"][1]["rows"] == r["cold_queries"][2]["rows"]
-    assert set(r["commands"]) == {"--help", "status"} and all(t > 0 for t in r["commands"].values())
+    assert set(r["commands"]) == {"--help", "status", "rotate --dry-run", "verify"} and all(t > 0 for t in r["commands"].values())
     assert "hotcold status" in proc.stdout
     assert r["daily"]["10x"]["table_rows"] > 9 * r["daily"]["1x"]["table_rows"]
     assert r["memory"]["small_peak_rss_mb"] > 0 and r["memory"]["large_peak_rss_mb"] > 0

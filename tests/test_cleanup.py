@@ -9,12 +9,15 @@ import pty
 import select
 import subprocess
 import sys
+import threading
 import time
 from datetime import date, datetime, timezone
 
 import psycopg
 import pytest
+import yaml
 
+import hotcold
 from hotcold.ops.cleanup import analyze, cleanup
 from support import demo_project, lake_files, snapshot, union_rows
 
@@ -139,3 +142,50 @@ def _read_until(fd: int, marker: bytes, timeout: float) -> bytes:
             except OSError:
                 break
     return got
+
+
+@pytest.mark.slow
+def test_reclaim_full_gives_way_to_an_idle_transaction_and_names_it(pg_project, pg_dsn):
+    """A session idle in a transaction that read the table holds a lock VACUUM FULL must wait
+    for. cleanup does not queue every writer behind it for ever: it tries a few times under
+    lock_timeout, then stops with one line naming that session; writers went on meanwhile."""
+    from hotcold.store.strong_locks import LockWaitTimeout
+
+    path = pg_project.path
+    cfg = yaml.safe_load(path.read_text())
+    cfg["storage"]["hot_store"]["lock_timeout_s"] = 0.3
+    path.write_text(yaml.safe_dump(cfg))
+    config = hotcold.load_config(path)
+    idle = psycopg.connect(pg_dsn)
+    try:
+        idle.execute("SELECT count(*) FROM social_sentiment").fetchone()  # and then it idles, in its transaction
+        blocker = idle.execute("SELECT pg_backend_pid()").fetchone()[0]
+        writes, stop = [], threading.Event()
+
+        def writer():
+            with psycopg.connect(pg_dsn, autocommit=True) as w:
+                while not stop.is_set():
+                    t0 = time.monotonic()
+                    w.execute("UPDATE social_sentiment SET score = score WHERE ctid = (SELECT min(ctid) FROM social_sentiment)")
+                    writes.append(time.monotonic() - t0)
+                    time.sleep(0.05)
+
+        thread = threading.Thread(target=writer)
+        thread.start()
+        try:
+            with pytest.raises(LockWaitTimeout) as caught:
+                cleanup(config, as_of=AS_OF, tables=["social_sentiment"], reclaim="full", confirm=lambda plan: True)
+        finally:
+            stop.set()
+            thread.join()
+    finally:
+        idle.close()
+    error = caught.value
+    assert [b["pid"] for b in error.blockers] == [blocker] and error.blockers[0]["state"] == "idle in transaction"
+    assert f"pid {blocker} (idle in transaction" in error.problem and "pg_terminate_backend" in error.fix
+    assert "in 4 tries of 0.3 s" in error.problem
+    # Writers waited at most about one attempt's lock_timeout, never the whole time.
+    assert len(writes) > 20 and max(writes) < 3
+    # With the session gone, the same cleanup reclaims.
+    report = cleanup(config, as_of=AS_OF, tables=["social_sentiment"], reclaim="full", confirm=lambda plan: True)
+    assert report.mode == "live"

@@ -525,3 +525,18 @@ def test_the_first_error_is_the_outer_shape(tmp_path):
     cfg["storage"]["lifecycle"]["hot_days"] = -1
     cfg["storage"]["lifecycle"]["hot_dayz"] = 1
     rejects(tmp_path, cfg, "unknown config key 'storage.lifecycle.hot_dayz'")
+
+
+@pytest.mark.parametrize("value", [0, -5, 601])
+def test_lock_timeout_out_of_range(tmp_path, value):
+    cfg = base()
+    cfg["storage"]["hot_store"] = {"type": "postgres", "dsn": "host=127.0.0.1 dbname=d user=u", "lock_timeout_s": value}
+    rejects(tmp_path, cfg, "'storage.hot_store.lock_timeout_s' must be")
+
+
+def test_lock_timeout_defaults_to_five_seconds(tmp_path):
+    cfg = base()
+    cfg["storage"]["hot_store"] = {"type": "postgres", "dsn": "host=127.0.0.1 dbname=d user=u"}
+    assert load_dict(tmp_path, cfg).hot.lock_timeout_s == 5.0
+    cfg["storage"]["hot_store"]["lock_timeout_s"] = 0.5
+    assert load_dict(tmp_path, cfg).hot.lock_timeout_s == 0.5

@@ -34,8 +34,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import hotcold
-from hotcold.store.duckdb_ext import load_postgres
 from hotcold.errors import HotColdError
+from hotcold.store.duckdb_ext import load_postgres
 from hotcold.store.hot_store import session_dsn
 from support import scratch_database, write_config
 

@@ -23,9 +23,9 @@ import yaml
 
 import hotcold
 from hotcold.ops import catalog
+from hotcold.ops.rotation import rotate
 from hotcold.store.duckdb_ext import load_postgres
 from hotcold.store.hot_store import session_dsn
-from hotcold.ops.rotation import rotate
 from support import TALLY, lake_files, write_config
 
 AS_OF = date(2026, 11, 25)
@@ -324,8 +324,8 @@ def test_combining_a_days_staged_parts_keeps_every_bit(tmp_path):
     # A large day streams in several parts, combined into one file after verify; DuckDB's
     # writer gives a column's -0.0 and 0.0 one sign, which the record's checksum (DuckDB's
     # hash) does not see, so the combine must not go through it.
-    from hotcold.store import lake
     from hotcold.pipeline import publish
+    from hotcold.store import lake
 
     day = tmp_path / "year=2025" / "month=01" / "day=02"
     day.mkdir(parents=True)

@@ -15,10 +15,10 @@ import yaml
 
 import hotcold
 from hotcold import ColdStorageQueryEngine
-from hotcold.query import history
-from hotcold.store import lake
 from hotcold.errors import HotColdError
 from hotcold.ops.rotation import rotate
+from hotcold.query import history
+from hotcold.store import lake
 from support import DEMO_AS_OF, write_config
 
 UTC = timezone.utc

@@ -23,8 +23,8 @@ from psycopg.conninfo import make_conninfo
 import hotcold
 from hotcold.errors import HotColdError
 from hotcold.ops.rotation import rotate
-from hotcold.query.router import StorageRouter
 from hotcold.ops.verify import verify
+from hotcold.query.router import StorageRouter
 from support import TALLY, union_rows, write_config
 
 pytestmark = pytest.mark.property

@@ -23,8 +23,8 @@ from hypothesis import strategies as st
 
 import hotcold
 from hotcold import ColdStorageQueryEngine, StorageRouter
-from hotcold.ops.demo import fill_demo_data
 from hotcold.errors import HotColdError
+from hotcold.ops.demo import fill_demo_data
 from hotcold.ops.rotation import rotate
 from support import scratch_database, write_config
 

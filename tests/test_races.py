@@ -16,8 +16,8 @@ import pytest
 
 from hotcold import faults
 from hotcold.ops.rotation import rotate
-from hotcold.query.router import StorageRouter
 from hotcold.ops.verify import verify
+from hotcold.query.router import StorageRouter
 from support import TALLY, union_rows
 
 AS_OF = date(2026, 11, 25)

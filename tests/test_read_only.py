@@ -19,8 +19,8 @@ import yaml
 
 import hotcold
 from hotcold.ops.cleanup import analyze
-from hotcold.store.lock import rotation_lock
 from hotcold.ops.rotation import rotate
+from hotcold.store.lock import rotation_lock
 from support import demo_project, write_config
 
 AS_OF = date(2026, 11, 25)
@@ -71,9 +71,12 @@ def test_the_embedded_store_agrees_too(tmp_path):
     dry = rotate(config, as_of=AS_OF, dry_run=True, full=True)
     status = hotcold.archival_status(config, AS_OF)
     real = rotate(config, as_of=AS_OF, full=True)
+    after = hotcold.archival_status(config, AS_OF)
     for name in config.tables:
         assert status.tables[name].hot.aging_rows == dry.tables[name].rows == real.tables[name].archived_rows > 0, name
         assert dry.tables[name].days == real.tables[name].lake_days, name
+        # The run's table and status count the same bytes (a first run: the lake is what it wrote).
+        assert after.tables[name].lake.bytes == real.tables[name].lake_bytes > 0, name
 
 
 @pytest.mark.slow

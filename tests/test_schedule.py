@@ -3,8 +3,8 @@ foreground loop rotating at a tick of an injected clock, and SIGTERM stopping it
 
 from __future__ import annotations
 
-import signal
 import shlex
+import signal
 import subprocess
 import sys
 import time

@@ -18,9 +18,9 @@ import yaml
 import hotcold
 from hotcold import faults
 from hotcold.errors import HotColdError, StepFailed
-from hotcold.store.lake import day_file
 from hotcold.ops.rotation import rotate
 from hotcold.ops.verify import verify
+from hotcold.store.lake import day_file
 from support import demo_project, snapshot, union_rows
 
 pytestmark = pytest.mark.crash

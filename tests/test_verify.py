@@ -13,9 +13,9 @@ import pytest
 
 from hotcold import faults
 from hotcold.errors import StepFailed
-from hotcold.store.lake import day_file
 from hotcold.ops.rotation import rotate
 from hotcold.ops.verify import verify
+from hotcold.store.lake import day_file
 from support import snapshot
 
 AS_OF = date(2026, 11, 25)

@@ -206,31 +206,21 @@
     predicate, so a change of hot_intervals replaces it. Returns a note of what changed. -#}
 {% macro hotcold_ensure_aging_indexes__postgres(spec) %}
   {%- set rel = hot_relation_pg(spec) -%}
-  {%- set ts = hotcold_q(spec.time_column) -%}
-  {%- set aging = none -%}
-  {%- if spec.interval_column -%}
-    {%- set predicate = cold_interval(spec, hotcold_settings().hot_intervals) -%}
-    {%- set aging = 'hotcold_aging_' ~ local_md5(rel ~ ' ' ~ predicate)[:16] -%}
-  {%- endif -%}
-  {%- set indexes = hotcold_rows("select * from postgres_query('hot', " ~ hotcold_lit(
-      "select c.relname::text as name, a.attname::text as leading, i.indpred is not null as partial
-         from pg_index i join pg_class c on c.oid = i.indexrelid join pg_attribute a on a.attrelid = i.indrelid and a.attnum = i.indkey[0]
-        where i.indrelid = " ~ hotcold_lit(rel) ~ "::regclass") ~ ")") -%}
-  {%- set names = indexes | map(attribute='name') | list -%}
+  {%- set predicate = cold_interval(spec, hotcold_settings().hot_intervals) if spec.interval_column else none -%}
+  {#- A partitioned table takes no CREATE INDEX CONCURRENTLY (and a plain CREATE INDEX on it
+      would block writers to every partition): its leaf partitions get the indexes, each
+      concurrently; a partition made later gets them on the next run. -#}
+  {%- set targets = hotcold_rows("select * from postgres_query('hot', " ~ hotcold_lit(
+      "select '\"' || replace(n.nspname, '\"', '\"\"') || '\".\"' || replace(c.relname, '\"', '\"\"') || '\"' as rel,
+              c.relname::text as name, n.nspname::text as schema
+         from (select relid from pg_partition_tree(" ~ hotcold_lit(rel) ~ "::regclass) where isleaf
+               union select " ~ hotcold_lit(rel) ~ "::regclass) p
+         join pg_class c on c.oid = p.relid join pg_namespace n on n.oid = c.relnamespace
+        where c.relkind = 'r' order by 1") ~ ")") -%}
   {%- set statements = [] -%}
   {%- set notes = [] -%}
-  {%- if not (indexes | selectattr('leading', 'equalto', spec.time_column) | rejectattr('partial') | list) -%}
-    {%- set idx = hotcold_q(spec.name ~ '_' ~ spec.time_column ~ '_hotcold_idx') -%}
-    {%- do statements.append("CREATE INDEX CONCURRENTLY IF NOT EXISTS " ~ idx ~ " ON " ~ rel ~ " (" ~ ts ~ ")") -%}
-    {%- do notes.append("created index " ~ idx ~ " on " ~ rel ~ " (" ~ spec.time_column ~ ") so archival reads only aged rows") -%}
-  {%- endif -%}
-  {%- if aging and aging not in names -%}
-    {%- do statements.append("CREATE INDEX CONCURRENTLY IF NOT EXISTS " ~ hotcold_q(aging) ~ " ON " ~ rel ~ " (" ~ ts ~ ") WHERE " ~ predicate) -%}
-    {%- do notes.append("created index " ~ aging ~ " on " ~ rel ~ " (" ~ spec.time_column ~ ") where " ~ predicate ~ " so rows of other intervals are found without reading the table") -%}
-  {%- endif -%}
-  {%- for name in names if name.startswith('hotcold_aging_') and name != aging -%}
-    {%- do statements.append("DROP INDEX CONCURRENTLY IF EXISTS " ~ hotcold_q(hotcold_settings().hot_schema) ~ "." ~ hotcold_q(name)) -%}
-    {%- do notes.append("dropped index " ~ name ~ ", made for other hot_intervals") -%}
+  {%- for target in targets -%}
+    {%- do hotcold_aging_indexes_of(spec, target, predicate, statements, notes) -%}
   {%- endfor -%}
   {%- if statements and not hotcold_scalar("select * from postgres_query('hot', " ~ hotcold_lit(
       "select pg_has_role(relowner, 'USAGE') from pg_class where oid = " ~ hotcold_lit(rel) ~ "::regclass") ~ ")") -%}
@@ -244,6 +234,34 @@
   {%- endfor -%}
   {%- for note in notes -%}{%- do log("hotcold: " ~ note, info=true) -%}{%- endfor -%}
   {{ return(notes | join('; ')) }}
+{% endmacro %}
+
+{#- The statements (and notes) that give one plain table, or one leaf partition (`target`:
+    rel, its quoted name; name; schema), the indexes the rotation reads through: on the time
+    column, and the partial one on rows of non-hot intervals (`predicate`, none without an
+    interval column). -#}
+{% macro hotcold_aging_indexes_of(spec, target, predicate, statements, notes) %}
+  {%- set rel = target.rel -%}
+  {%- set ts = hotcold_q(spec.time_column) -%}
+  {%- set aging = 'hotcold_aging_' ~ local_md5(rel ~ ' ' ~ predicate)[:16] if predicate else none -%}
+  {%- set indexes = hotcold_rows("select * from postgres_query('hot', " ~ hotcold_lit(
+      "select c.relname::text as name, a.attname::text as leading, i.indpred is not null as partial
+         from pg_index i join pg_class c on c.oid = i.indexrelid join pg_attribute a on a.attrelid = i.indrelid and a.attnum = i.indkey[0]
+        where i.indrelid = " ~ hotcold_lit(rel) ~ "::regclass") ~ ")") -%}
+  {%- set names = indexes | map(attribute='name') | list -%}
+  {%- if not (indexes | selectattr('leading', 'equalto', spec.time_column) | rejectattr('partial') | list) -%}
+    {%- set idx = hotcold_q(target.name ~ '_' ~ spec.time_column ~ '_hotcold_idx') -%}
+    {%- do statements.append("CREATE INDEX CONCURRENTLY IF NOT EXISTS " ~ idx ~ " ON " ~ rel ~ " (" ~ ts ~ ")") -%}
+    {%- do notes.append("created index " ~ idx ~ " on " ~ rel ~ " (" ~ spec.time_column ~ ") so archival reads only aged rows") -%}
+  {%- endif -%}
+  {%- if aging and aging not in names -%}
+    {%- do statements.append("CREATE INDEX CONCURRENTLY IF NOT EXISTS " ~ hotcold_q(aging) ~ " ON " ~ rel ~ " (" ~ ts ~ ") WHERE " ~ predicate) -%}
+    {%- do notes.append("created index " ~ aging ~ " on " ~ rel ~ " (" ~ spec.time_column ~ ") where " ~ predicate ~ " so rows of other intervals are found without reading the table") -%}
+  {%- endif -%}
+  {%- for stale in names if stale.startswith('hotcold_aging_') and stale != aging -%}
+    {%- do statements.append("DROP INDEX CONCURRENTLY IF EXISTS " ~ hotcold_q(target.schema) ~ "." ~ hotcold_q(stale)) -%}
+    {%- do notes.append("dropped index " ~ stale ~ ", made for other hot_intervals") -%}
+  {%- endfor -%}
 {% endmacro %}
 
 {% macro hotcold_ensure_aging_indexes__duckdb(spec) %}

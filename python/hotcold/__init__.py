@@ -33,16 +33,17 @@ __all__ = [*_EXPORTS, "lake_schema"]
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:  # for type checkers and editors: the same names, imported eagerly
-    from hotcold.ops.backfill import BackfillReport, backfill
-    from hotcold.config import Config, load as load_config
+    from hotcold.config import Config
+    from hotcold.config import load as load_config
     from hotcold.errors import HotColdError
+    from hotcold.ops.backfill import BackfillReport, backfill
     from hotcold.ops.lifecycle import DataLifecycleManager
-    from hotcold.query.engine import ColdStorageQueryEngine
     from hotcold.ops.rotation import RotationReport, rotate
-    from hotcold.query.router import StorageRouter
-    from hotcold.pipeline.sources import Source, SyntheticBars
     from hotcold.ops.status import StatusReport, archival_status
     from hotcold.ops.verify import VerifyReport, verify
+    from hotcold.pipeline.sources import Source, SyntheticBars
+    from hotcold.query.engine import ColdStorageQueryEngine
+    from hotcold.query.router import StorageRouter
 
 
 def __getattr__(name: str):

@@ -60,6 +60,7 @@ class HotStore:
     schema: str
     dsn: str | None = None  # postgres: libpq string or URL; never logged
     path: Path | None = None  # duckdb: the embedded hot store file
+    lock_timeout_s: float = 5.0  # postgres: one attempt's wait for a strong lock (store.strong_locks)
 
     def describe(self) -> str:
         """A name for humans and logs: never carries a password."""
@@ -177,7 +178,7 @@ def _build(model: UnifiedConfig, cfg_path: Path) -> Config:
     storage, lake = model.storage, model.storage.lake
     life, store = storage.lifecycle, storage.hot_store
     if isinstance(store, PostgresHotStore):
-        hot = HotStore("postgres", store.schema_, dsn=store.dsn)
+        hot = HotStore("postgres", store.schema_, dsn=store.dsn, lock_timeout_s=store.lock_timeout_s)
     else:
         hot = HotStore("duckdb", store.schema_, path=_path(store.path, base))
     lake_root = _path(lake.root, base)

@@ -139,6 +139,9 @@ class PostgresHotStore(_Section):
     """Schema of the hot tables."""
     path: Any = None
     """Ignored (the duckdb store's file): switching `type` stays a one-word edit."""
+    lock_timeout_s: float = 5.0
+    """How long one attempt at a strong lock (VACUUM FULL) waits before it gives way to the
+    sessions it would block; hotcold tries 4 times (pauses 1, 2, 4 s), then names who holds it."""
 
     @field_validator("dsn")
     @classmethod
@@ -151,6 +154,13 @@ class PostgresHotStore(_Section):
     @classmethod
     def _schema(cls, value: str) -> str:
         return check_identifier(value)
+
+    @field_validator("lock_timeout_s")
+    @classmethod
+    def _lock_timeout(cls, value: float) -> float:
+        if not 0 < value <= 600:
+            raise Invalid(f"must be a number of seconds above 0 and at most 600, got {value:g}", "e.g. lock_timeout_s: 5")
+        return value
 
 
 class DuckDBHotStore(_Section):

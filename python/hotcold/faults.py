@@ -29,7 +29,6 @@ from typing import Callable
 
 from hotcold.errors import HotColdError
 
-
 _HOOKS: dict[str, Callable[[], None]] = {}
 
 

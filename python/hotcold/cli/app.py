@@ -8,15 +8,21 @@ from __future__ import annotations
 
 import json
 import os
-from contextlib import contextmanager
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional
 
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from hotcold import config as config_mod
@@ -364,8 +370,8 @@ def query(
     config: Optional[Path] = ConfigOpt,
 ):
     from hotcold.query.output import check_output, write_result
-    from hotcold.query.sql import where_text
     from hotcold.query.router import StorageRouter
+    from hotcold.query.sql import where_text
 
     check_output(fmt, output)
     cfg = _config(config)

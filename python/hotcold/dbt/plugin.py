@@ -15,12 +15,11 @@ from dbt.adapters.duckdb.plugins import BasePlugin
 
 from hotcold import config as config_mod
 from hotcold import faults
-from hotcold.pipeline import fingerprint
-from hotcold.pipeline import pg_hash
+from hotcold.pipeline import fingerprint, pg_hash
+from hotcold.pipeline.settings import run_settings
 from hotcold.store.hot_store import attach_hot
 from hotcold.store.lake import private_dirs, stage_root, staging_root
 from hotcold.store.lock import RotationLock, held_by_this_process
-from hotcold.pipeline.settings import run_settings
 
 _PROCESS_LOCK: RotationLock | None = None  # held for the life of a plain `dbt` process
 

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Callable
 
 from hotcold import progress
-from hotcold.dbt import shipped
 from hotcold.config import Config
+from hotcold.dbt import shipped
 from hotcold.errors import HotColdError, StepFailed
 from hotcold.store.lock import held_by_this_process, rotation_lock
 

@@ -21,10 +21,16 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from hotcold.config import Config
-from hotcold.store.lock import rotation_lock
 from hotcold.ops.report import as_json
-from hotcold.ops.rotation import RotationReport, TableRotation, parse_as_of, rotate, run_steps
+from hotcold.ops.rotation import (
+    RotationReport,
+    TableRotation,
+    parse_as_of,
+    rotate,
+    run_steps,
+)
 from hotcold.pipeline.sources import Source, csv_layout, input_files, spool
+from hotcold.store.lock import rotation_lock
 
 
 @dataclass

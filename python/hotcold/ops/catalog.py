@@ -11,11 +11,11 @@ import re
 
 import duckdb
 
-from hotcold.dbt import runner as dbt_runner
 from hotcold.config import Config, redact_dsn
-from hotcold.store.duckdb_ext import postgres_extension_file
+from hotcold.dbt import runner as dbt_runner
 from hotcold.errors import HotColdError, StepFailed
 from hotcold.sqltext import lit
+from hotcold.store.duckdb_ext import postgres_extension_file
 from hotcold.store.hot_store import attach_hot, connect_pg, session_dsn
 from hotcold.store.lake import recorded_columns, table_has_files
 

@@ -14,14 +14,16 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Callable
 
-from hotcold.dbt import runner as dbt_runner
-from hotcold.store import hot_stats
 from hotcold.config import Config
+from hotcold.dbt import runner as dbt_runner
 from hotcold.errors import HotColdError
-from hotcold.store.hot_stats import IntervalStats
 from hotcold.ops.report import as_json
-from hotcold.store.lock import rotation_lock
 from hotcold.ops.rotation import RotationReport, check_hot_days, parse_as_of, rotate
+from hotcold.sqltext import q
+from hotcold.store import hot_stats
+from hotcold.store.hot_stats import IntervalStats
+from hotcold.store.lock import rotation_lock
+from hotcold.store.strong_locks import run_with_lock_timeout
 
 RECLAIM = ("vacuum", "full")
 
@@ -126,11 +128,24 @@ def cleanup(
         if report.aged_rows:
             report.rotation = rotate(config, as_of=report.as_of, tables=present, force=True, hot_days=report.hot_days, on_step=on_step)
         if reclaim == "full" and present:
-            dbt_runner.invoke(config, ["run-operation", "hotcold_reclaim", "--args", "{full: true}"], {"tables": present})
+            _reclaim_full(config, present)
         after = analyze(config, as_of=report.as_of, hot_days=report.hot_days, tables=present)
     for name, t in after.tables.items():
         report.tables[name].bytes_after, report.tables[name].rows_after = t.bytes, t.rows
     return report
+
+
+def _reclaim_full(config: Config, tables: list[str]) -> None:
+    """VACUUM (FULL, ANALYZE) each table. On PostgreSQL it needs an ACCESS EXCLUSIVE lock, so it
+    runs under lock_timeout with bounded retries (store.strong_locks) and stops naming the
+    sessions in its way rather than queue every writer behind it; the embedded store
+    checkpoints through dbt."""
+    if config.hot.kind != "postgres":
+        dbt_runner.invoke(config, ["run-operation", "hotcold_reclaim", "--args", "{full: true}"], {"tables": tables})
+        return
+    for name in tables:
+        rel = f"{q(config.hot.schema)}.{q(name)}"
+        run_with_lock_timeout(config, f"VACUUM (FULL, ANALYZE) {rel}", rel, f"VACUUM FULL of {name}")
 
 
 def _tables(config: Config, only: list[str] | None) -> list[str]:

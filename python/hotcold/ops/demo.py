@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from hotcold.dbt import runner as dbt_runner
 from hotcold.config import Config
+from hotcold.dbt import runner as dbt_runner
 from hotcold.ops.rotation import RotationReport, parse_as_of, rotate
 
 

@@ -12,14 +12,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Callable
 
-from hotcold.ops import catalog
-from hotcold.dbt import runner as dbt_runner
-from hotcold.query import history
-from hotcold.store import hot_stats
-from hotcold.store import lake
 from hotcold.config import Config
+from hotcold.dbt import runner as dbt_runner
 from hotcold.errors import HotColdError, RotationDisabled, StepFailed
+from hotcold.ops import catalog
 from hotcold.ops.report import as_json
+from hotcold.query import history
+from hotcold.store import hot_stats, lake
 from hotcold.store.runlog import append_run
 from hotcold.store.state import open_state, rows
 

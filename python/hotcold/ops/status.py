@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from datetime import date
 
-from hotcold.store import hot_stats
 from hotcold.config import Config
-from hotcold.store.hot_stats import HotTableStats
 from hotcold.ops.rotation import parse_as_of
+from hotcold.store import hot_stats
+from hotcold.store.hot_stats import HotTableStats
 from hotcold.store.state import open_state, rows
 
 

@@ -17,9 +17,9 @@ from typing import Callable
 import duckdb
 
 from hotcold.config import Config, TableSpec
-from hotcold.store.lake import FILE_COLUMN, checksum_expr, day_file
-from hotcold.sqltext import lit
 from hotcold.ops.report import as_json
+from hotcold.sqltext import lit
+from hotcold.store.lake import FILE_COLUMN, checksum_expr, day_file
 from hotcold.store.state import open_state, rows
 
 

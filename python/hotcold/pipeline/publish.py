@@ -13,11 +13,17 @@ from pathlib import Path
 import pyarrow as pa
 
 from hotcold.errors import StepFailed
-from hotcold.store.lake import checksum_expr, day_file, parquet_writer, record_columns, store_for
-from hotcold.sqltext import lit
-from hotcold.pipeline.settings import settings
 from hotcold.faults import fail_point
+from hotcold.pipeline.settings import settings
 from hotcold.progress import emit
+from hotcold.sqltext import lit
+from hotcold.store.lake import (
+    checksum_expr,
+    day_file,
+    parquet_writer,
+    record_columns,
+    store_for,
+)
 
 
 def current_run_id(session) -> str:
@@ -68,7 +74,7 @@ def publish_run(session):
     session.register("hc_published", record)
     now = datetime.now(timezone.utc)
     session.execute(
-        """update _hotcold.export_days e set published_at = ?, path = p.path from hc_published p
+        """update _hotcold.export_days e set published_at = ?, path = p.path, bytes = p.bytes from hc_published p
             where e.run_id = ? and e.table_name = p.table_name and e.year = p.year and e.month = p.month and e.day = p.day""",
         [now, run_id],
     )

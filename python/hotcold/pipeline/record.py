@@ -6,8 +6,8 @@ import shutil
 from pathlib import Path
 
 from hotcold.faults import fail_point
-from hotcold.pipeline.settings import settings
 from hotcold.pipeline.publish import current_run_id
+from hotcold.pipeline.settings import settings
 from hotcold.store.runlog import append_run
 
 

@@ -27,11 +27,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from hotcold.errors import StepFailed
-from hotcold.pipeline.settings import settings
 from hotcold.faults import armed, fail_point
-from hotcold.store.lake import day_dir, day_file, parquet_writer
-from hotcold.sqltext import lit
 from hotcold.pipeline.publish import current_run_id
+from hotcold.pipeline.settings import settings
+from hotcold.sqltext import lit
+from hotcold.store.lake import day_dir, day_file, parquet_writer
 
 META = "_hc_meta"  # the meta rows and column of the archival select (hot_archival_select)
 FINGERPRINT = "fp|"  # a meta row holding one day's fingerprint; the other holds the snapshot

@@ -24,13 +24,13 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from hotcold.query import history
-from hotcold.store import lake
 from hotcold.config import Config
-from hotcold.store.lake import FILE_COLUMN, day_of_file_sql, iter_day_files
-from hotcold.sqltext import lit
+from hotcold.query import history
 from hotcold.query.sql import Builder, QueryError, Request, Sql, symbols_arg, where_arg
 from hotcold.query.timerange import TimeRange, time_range
+from hotcold.sqltext import lit
+from hotcold.store import lake
+from hotcold.store.lake import FILE_COLUMN, day_of_file_sql, iter_day_files
 
 
 @dataclass(frozen=True)

@@ -24,9 +24,16 @@ import pyarrow as pa
 
 from hotcold.config import Config, TableSpec
 from hotcold.errors import HotColdError
-from hotcold.store.lake import CHANGING, FILE_COLUMN, day_of_file_sql, ensure_generation, generation, iter_day_files
-from hotcold.sqltext import lit
 from hotcold.query.sql import q
+from hotcold.sqltext import lit
+from hotcold.store.lake import (
+    CHANGING,
+    FILE_COLUMN,
+    day_of_file_sql,
+    ensure_generation,
+    generation,
+    iter_day_files,
+)
 
 ALIAS = "hc_history"
 # Rows appended since the last full sort sit in row groups that span every symbol; every

@@ -10,8 +10,8 @@ import pyarrow as pa
 from rich.console import Console
 from rich.table import Table
 
-from hotcold.errors import HotColdError
 from hotcold import sqltext
+from hotcold.errors import HotColdError
 
 FORMATS = ("table", "csv", "json", "parquet")
 

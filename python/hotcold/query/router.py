@@ -25,15 +25,23 @@ import duckdb
 import pyarrow as pa
 
 from hotcold.config import Config
-from hotcold.store import lake_types
-from hotcold.store.hot_store import attach_hot
 from hotcold.faults import fail_point
-from hotcold.store.lake import table_has_files
-from hotcold.store.lock import TiersReadLock
 from hotcold.query.engine import ColdStorageQueryEngine, LakePlan
-from hotcold.query.sql import Builder, QueryError, Request, Sql, q, symbols_arg, where_arg
+from hotcold.query.sql import (
+    Builder,
+    QueryError,
+    Request,
+    Sql,
+    q,
+    symbols_arg,
+    where_arg,
+)
 from hotcold.query.timerange import TimeRange
 from hotcold.sqltext import lit
+from hotcold.store import lake_types
+from hotcold.store.hot_store import attach_hot
+from hotcold.store.lake import table_has_files
+from hotcold.store.lock import TiersReadLock
 
 TIERS = ("auto", "hot", "cold")
 

@@ -13,7 +13,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from hotcold.errors import HotColdError
 
 
-
 @dataclass(frozen=True)
 class TimeRange:
     start: datetime | None  # inclusive, tz-aware UTC; None: from the beginning

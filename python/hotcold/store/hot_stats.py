@@ -14,7 +14,8 @@ from datetime import date, datetime, time, timedelta, timezone
 
 from hotcold.config import Config, TableSpec
 from hotcold.errors import HotColdError
-from hotcold.sqltext import lit as _lit, q as _q
+from hotcold.sqltext import lit as _lit
+from hotcold.sqltext import q as _q
 
 # The lake files a row under year=/month=/day= of its UTC time; these are the first and last
 # times such a folder can name (window.sql: hotcold_first_day_sql, hotcold_last_time_sql).
@@ -30,7 +31,7 @@ class HotTableStats:
 
     rows: int | None = None
     data_bytes: int | None = None  # the rows themselves (PostgreSQL: pg_column_size of each row)
-    disk_bytes: int | None = None  # on disk: table, TOAST and indexes (pg_total_relation_size)
+    disk_bytes: int | None = None  # on disk: table, TOAST and indexes (pg_total_relation_size, over its partitions)
     reusable_bytes: int | None = None  # free inside the table: new rows fill it, the files do not shrink
     oldest: str | None = None
     newest: str | None = None
@@ -140,9 +141,11 @@ def _table_stats(run, config: Config, spec: TableSpec, cutoff: datetime) -> HotT
     stats.oldest = min((i.oldest for i in times), default=None)
     stats.newest = max((i.newest for i in times), default=None)
     if run.kind == "postgres":
+        # Summed over the partition tree: a partitioned table's own size is 0, its partitions
+        # hold the rows (a plain table is its own tree of one).
         (heap, total, block), = run.fetch(
-            f"SELECT pg_relation_size({_lit(rel)}::regclass), pg_total_relation_size({_lit(rel)}::regclass),"
-            " current_setting('block_size')::int")
+            f"SELECT sum(pg_relation_size(relid))::bigint, sum(pg_total_relation_size(relid))::bigint, current_setting('block_size')::int"
+            f" FROM (SELECT relid FROM pg_partition_tree({_lit(rel)}::regclass) UNION SELECT {_lit(rel)}::regclass) tree")
         stats.disk_bytes = int(total)
         # What the rows leave free in the heap: each row also takes a 4-byte line pointer and
         # each page a 24-byte header (PostgreSQL's page layout). An estimate: padding and

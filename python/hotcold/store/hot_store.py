@@ -5,10 +5,9 @@ from __future__ import annotations
 import duckdb
 
 from hotcold.config import Config, redact_dsn
-from hotcold.store.duckdb_ext import load_postgres
 from hotcold.errors import HotColdError
 from hotcold.sqltext import lit
-
+from hotcold.store.duckdb_ext import load_postgres
 
 # Every session hotcold opens on PostgreSQL reads and writes time, numbers and text in one
 # meaning, whatever the server's or the database's defaults: UTC (so `timestamp without time

@@ -9,6 +9,7 @@ travels as itself; every other column is PostgreSQL's own text of the value.
 from __future__ import annotations
 
 import re
+
 from hotcold import sqltext
 
 _NATIVE = {"boolean", "smallint", "integer", "bigint", "real", "double precision", "text", "bytea", "date"}
