@@ -394,7 +394,7 @@ def test_unknown_key_under_either_hot_store_names_no_union_tag(tmp_path, kind):
     cfg = base()
     cfg["storage"]["hot_store"] = {"type": kind, "dsn": "host=127.0.0.1 dbname=d", "shcema": "x"}
     err = rejects(tmp_path, cfg, "unknown config key 'storage.hot_store.shcema'")
-    assert err.fix == "allowed keys under 'storage.hot_store': dsn, path, schema, type"
+    assert err.fix == "allowed keys under 'storage.hot_store': dsn, lock_timeout_s, path, schema, type"
     assert kind not in str(err)
 
 

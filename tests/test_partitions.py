@@ -36,9 +36,9 @@ def create_bars(conn, layout: str) -> None:
     conn.execute("CREATE TABLE truth (symbol text, interval text, ts timestamptz, close numeric(18,6), volume bigint, PRIMARY KEY (symbol, interval, ts))")
     conn.execute("CREATE TABLE bars (symbol text NOT NULL, interval text NOT NULL, ts timestamptz NOT NULL, close numeric(18,6), volume bigint,"
                  " PRIMARY KEY (symbol, interval, ts)) PARTITION BY RANGE (ts)")
-    first = date(2026, 8, 1)
+    first = date(2026, 8, 25)  # the rows run from 2026-09-01 to the last night, 2026-11-29
     if layout.startswith("daily"):
-        for i in range(150):
+        for i in range(100):
             d = first + timedelta(days=i)
             conn.execute(f"CREATE TABLE bars_{d:%Y%m%d} PARTITION OF bars FOR VALUES FROM ('{d}') TO ('{d + timedelta(days=1)}')")
         if layout.endswith("default"):

@@ -173,6 +173,8 @@ class DuckDBHotStore(_Section):
     """Schema of the hot tables inside the file."""
     dsn: Any = None
     """Ignored (the postgres store's connection): switching `type` stays a one-word edit."""
+    lock_timeout_s: Any = None
+    """Ignored (one process holds the embedded file; no lock waits), for the same reason."""
 
     @field_validator("schema_")
     @classmethod
