@@ -7,10 +7,11 @@ rotation's readers.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import date
 
 from hotcold.config import Config
+from hotcold.ops.report import as_json
 from hotcold.ops.rotation import parse_as_of
 from hotcold.store import hot_stats
 from hotcold.store.hot_stats import HotTableStats
@@ -57,7 +58,7 @@ class StatusReport:
     tables: dict[str, TableStatus] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return as_json(self)
 
 
 def archival_status(config: Config, as_of: str | date | None = None) -> StatusReport:

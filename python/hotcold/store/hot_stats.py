@@ -105,7 +105,7 @@ def aged_days(config: Config, specs: list[TableSpec], cutoff: datetime) -> dict[
                 continue
             pred = aging_predicate(spec, cutoff, config.hot_intervals, _q)
             ts = _q(spec.time_column)
-            day = f"({ts} AT TIME ZONE 'UTC')::date" if run.kind == "postgres" else f"{ts}::date"
+            day = _utc_day(run, ts)
             rows = run.fetch(f"SELECT {day} AS day, count(*), sum({_row_bytes(run, rel)})::bigint FROM {rel} t WHERE {pred} GROUP BY 1 ORDER BY 1")
             out[spec.name] = [AgedDay(d, int(n), int(b or 0)) for d, n, b in rows]
     return out
@@ -119,7 +119,7 @@ def _table_stats(run, config: Config, spec: TableSpec, cutoff: datetime) -> HotT
     pred = aging_predicate(spec, cutoff, config.hot_intervals, _q)
     unfileable = f"{ts} IS NULL OR {ts} < {FIRST_FILEABLE} OR {ts} > {LAST_FILEABLE}"
     row_bytes = _row_bytes(run, rel)
-    day = f"({ts} AT TIME ZONE 'UTC')::date" if run.kind == "postgres" else f"{ts}::date"
+    day = _utc_day(run, ts)
     interval = f"{_q(spec.interval_column)}::text" if spec.interval_column else "NULL::text"
     # Times as text: PostgreSQL's infinity and BC dates have no Python datetime.
     found = run.fetch(
@@ -153,6 +153,11 @@ def _table_stats(run, config: Config, spec: TableSpec, cutoff: datetime) -> HotT
         pages = heap // block
         stats.reusable_bytes = max(0, int(heap) - stats.data_bytes - 4 * stats.rows - 24 * pages)
     return stats
+
+
+def _utc_day(run, ts: str) -> str:
+    """The UTC day of time column `ts`, as SQL (every session of hotcold's runs in UTC)."""
+    return f"({ts} AT TIME ZONE 'UTC')::date" if run.kind == "postgres" else f"{ts}::date"
 
 
 def _row_bytes(run, rel: str) -> str:
