@@ -61,6 +61,9 @@ class HotStore:
     dsn: str | None = None  # postgres: libpq string or URL; never logged
     path: Path | None = None  # duckdb: the embedded hot store file
     lock_timeout_s: float = 5.0  # postgres: one attempt's wait for a strong lock (store.strong_locks)
+    keep_detached: bool = False  # postgres: partitions whose rows are in the lake are kept detached, not dropped
+    archive_schema: str = "hotcold_archive"  # postgres: where kept partitions go
+    premake_days: int = 7  # postgres: days ahead a converted table's partitions are made for
 
     def describe(self) -> str:
         """A name for humans and logs: never carries a password."""
@@ -178,7 +181,9 @@ def _build(model: UnifiedConfig, cfg_path: Path) -> Config:
     storage, lake = model.storage, model.storage.lake
     life, store = storage.lifecycle, storage.hot_store
     if isinstance(store, PostgresHotStore):
-        hot = HotStore("postgres", store.schema_, dsn=store.dsn, lock_timeout_s=store.lock_timeout_s)
+        parts = store.partitions
+        hot = HotStore("postgres", store.schema_, dsn=store.dsn, lock_timeout_s=store.lock_timeout_s,
+                       keep_detached=parts.keep_detached, archive_schema=parts.archive_schema, premake_days=parts.premake_days)
     else:
         hot = HotStore("duckdb", store.schema_, path=_path(store.path, base))
     lake_root = _path(lake.root, base)

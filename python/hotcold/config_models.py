@@ -129,6 +129,24 @@ class Lifecycle(_Section):
         return [name.strip() for name in value]
 
 
+class Partitions(_Section):
+    """storage.hot_store.partitions: how a range-partitioned hot table sheds whole partitions."""
+
+    keep_detached: bool = False
+    """True: a partition whose rows are all in the lake is detached and moved to
+    `archive_schema` instead of dropped (you drop it when you like)."""
+    archive_schema: str = "hotcold_archive"
+    """Where kept partitions go (created when missing)."""
+    premake_days: int = Field(7, ge=0, le=366)
+    """Days ahead (from the as-of day, UTC) that each rotation keeps partitions made for, on
+    tables `hotcold partition` converted."""
+
+    @field_validator("archive_schema")
+    @classmethod
+    def _archive_schema(cls, value: str) -> str:
+        return check_identifier(value)
+
+
 class PostgresHotStore(_Section):
     """storage.hot_store with `type: postgres`: the hot rows live on a PostgreSQL server."""
 
@@ -142,6 +160,8 @@ class PostgresHotStore(_Section):
     lock_timeout_s: float = 5.0
     """How long one attempt at a strong lock (VACUUM FULL) waits before it gives way to the
     sessions it would block; hotcold tries 4 times (pauses 1, 2, 4 s), then names who holds it."""
+    partitions: Partitions = Partitions()
+    """Range-partitioned hot tables: keep or drop whole partitions, and how far ahead to make them."""
 
     @field_validator("dsn")
     @classmethod
@@ -175,6 +195,8 @@ class DuckDBHotStore(_Section):
     """Ignored (the postgres store's connection): switching `type` stays a one-word edit."""
     lock_timeout_s: Any = None
     """Ignored (one process holds the embedded file; no lock waits), for the same reason."""
+    partitions: Any = None
+    """Ignored (DuckDB tables have no partitions), for the same reason."""
 
     @field_validator("schema_")
     @classmethod
