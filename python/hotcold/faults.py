@@ -16,6 +16,7 @@ stage.change_value is not a crash: armed (any action), the streamed stage change
 of the first rows PostgreSQL sent, as a faulty layer would, and verify must refuse the run.
 router.planned is the reader's: StorageRouter has listed the lake's files and not yet read
 the hot store (the moment a rotation's delete would hurt it most).
+partition.before_swap is `hotcold partition`'s: the CHECK is validated, the swap not begun.
 In-process callers (tests simulating a concurrent writer) can also hang a function on a
 point with `on(name, fn)`. Unarmed, a fail point is one dictionary lookup.
 """

@@ -250,6 +250,39 @@ def cleanup(
         render.cleanup_done(out, report)
 
 
+@app.command()
+def partition(
+    table: str = typer.Argument(..., help="A configured table, plain, in storage.hot_store.schema."),
+    by: str = typer.Option(..., "--by", help="day or month: the range of each partition."),
+    premake_days: Optional[int] = typer.Option(None, "--premake-days", help="Make partitions this many days past the as-of day (default: storage.hot_store.partitions.premake_days)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Check the table and print the plan; change nothing."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation (scripts)."),
+    as_of: Optional[str] = AsOfOpt,
+    config: Optional[Path] = ConfigOpt,
+    json_out: bool = JsonOpt,
+):
+    """Convert a plain PostgreSQL hot table into one range-partitioned on its time column, while writers write."""
+    from hotcold.ops import partition as partition_mod
+
+    cfg = _config(config)
+    if not (yes or dry_run or sys.stdin.isatty()):
+        raise HotColdError("partition renames and swaps a hot table and asks first, but there is no terminal to ask on",
+                           "pass --yes to confirm from a script (run --dry-run first to see what it does)")
+
+    def confirm(plan) -> bool:
+        if not json_out:
+            render.partition(out, plan)
+        return yes or typer.confirm("Go ahead?", default=False, err=True)
+
+    report = partition_mod.convert(cfg, table, by, as_of=as_of, premake_days=premake_days, dry_run=dry_run, confirm=confirm)
+    if json_out:
+        _json(report)
+    elif report.mode == "cancelled":
+        out.print("Cancelled: nothing was changed.")
+    else:
+        render.partition(out, report)
+
+
 def _print_cleanup(report, json_out: bool) -> None:
     _json(report) if json_out else render.cleanup_plan(out, report)
 

@@ -1,4 +1,4 @@
-"""Reports for people: each typed report (rotation, status, backfill, cleanup, verify) as rich
+"""Reports for people: each typed report (rotation, status, backfill, cleanup, partition, verify) as rich
 tables on a console. The CLI calls the library, then one of these; `--json` prints
 `report.to_dict()` instead. Sizes are decimal (kB = 1000 bytes), times UTC.
 """
@@ -15,6 +15,7 @@ from rich.table import Table
 if TYPE_CHECKING:  # the reports' modules load DuckDB and pyarrow; `hotcold --help` needs neither
     from hotcold.ops.backfill import BackfillReport
     from hotcold.ops.cleanup import CleanupReport
+    from hotcold.ops.partition import PartitionReport
     from hotcold.ops.rotation import RotationReport
     from hotcold.ops.status import StatusReport
     from hotcold.ops.verify import VerifyReport
@@ -115,6 +116,31 @@ def cleanup_done(out: Console, report: CleanupReport) -> None:
     out.print(t)
     if report.reclaim == "vacuum" and report.aged_rows:
         out.print("note: VACUUM made the space reusable; the files keep their size until --reclaim full (or pg_repack) rewrites them", highlight=False)
+
+
+def partition(out: Console, report: PartitionReport) -> None:
+    """The plan (`--dry-run`, or before asking to go ahead), or the conversion done."""
+    done = report.mode == "live"
+    title = f"{'DRY RUN — nothing changed. ' if report.mode == 'dry-run' else ''}{report.schema}.{report.table} partitioned by {report.by}"
+    t = Table(title=title + ("" if done else f" (plan, as of {report.as_of})"))
+    for col in ("partition", "holds"):
+        t.add_column(col)
+    newest = f", newest {report.newest[:19]}" if report.newest else ""
+    t.add_row(report.legacy, f"the table's rows: MINVALUE to {report.boundary}{newest}")
+    if report.partitions:
+        first, last = report.partitions[0], report.partitions[-1]
+        t.add_row(first if first == last else f"{first} .. {last}", f"{len(report.partitions)} {'daily' if report.by == 'day' else 'monthly'} partitions from {report.boundary}")
+    t.add_row(report.default, "late rows for ranges without a partition")
+    out.print(t)
+    if done:
+        out.print(f"swap held the ACCESS EXCLUSIVE lock {report.lock_seconds * 1000:,.0f} ms (attempt {report.lock_attempts}); "
+                  f"ATTACH {'skipped its scan (the validated CHECK proved the range)' if report.scan_skipped else 'scanned the old rows'}; "
+                  f"VALIDATE {report.validate_seconds or 0:.2f} s (writers went on); {report.seconds or 0:.1f} s in all", highlight=False, soft_wrap=True)
+        out.print("rotations now make its partitions premake_days ahead (storage.hot_store.partitions.premake_days)", highlight=False)
+        return
+    verb = "would" if report.mode == "dry-run" else "will"
+    for action in report.actions:
+        out.print(f"{verb}: {escape(action)}", highlight=False, soft_wrap=True)
 
 
 def verify(out: Console, report: VerifyReport) -> None:

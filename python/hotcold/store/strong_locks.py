@@ -12,11 +12,13 @@ last) and how to end them.
 from __future__ import annotations
 
 import time
+from typing import Any, Callable, TypeVar
 
 from hotcold.config import Config
 from hotcold.errors import HotColdError
 from hotcold.store.hot_store import connect_pg
 
+T = TypeVar("T")
 ATTEMPTS = 4  # pauses between them: 1, 2, 4 s; with the default 5 s wait, about 27 s in all
 
 
@@ -33,16 +35,31 @@ def run_with_lock_timeout(config: Config, statement: str, relation: str, what: s
     store under `lock_timeout` (storage.hot_store.lock_timeout_s, seconds); `relation` is the
     table it locks (a quoted name), `what` names the work for the message. Returns the seconds
     it took. Raises LockWaitTimeout naming the blocking sessions after `attempts` tries."""
+    started = time.monotonic()
+    with_lock_timeout(config, lambda conn: conn.execute(statement), relation, what, attempts)
+    return time.monotonic() - started
+
+
+def with_lock_timeout(config: Config, work: Callable[[Any], T], relation: str, what: str, attempts: int = ATTEMPTS,
+                      transaction: bool = False) -> tuple[T, int]:
+    """`work(conn)` on a fresh PostgreSQL session whose every lock wait is bounded by
+    `lock_timeout`, retried like run_with_lock_timeout. With `transaction`, `work` runs inside
+    one transaction committed when it returns (all of it, or, on a lock not had, none of it:
+    the next attempt starts again). Returns what `work` returned and the attempt that did it."""
     import psycopg
 
     lock_timeout_s = config.hot.lock_timeout_s
-    started = time.monotonic()
+    blockers: list[dict] = []
     for attempt in range(attempts):
         with connect_pg(config, autocommit=True) as conn:
             conn.execute(f"SET lock_timeout = '{int(lock_timeout_s * 1000)}ms'")
             try:
-                conn.execute(statement)
-                return time.monotonic() - started
+                if transaction:
+                    with conn.transaction():
+                        result = work(conn)
+                else:
+                    result = work(conn)
+                return result, attempt + 1
             except psycopg.errors.LockNotAvailable:
                 blockers = holders(conn, relation)
         if attempt + 1 < attempts:
