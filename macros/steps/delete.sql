@@ -69,6 +69,7 @@
     {%- if indexed -%}
       {%- do hotcold_log_step('index', spec.name, started, 0, 0, 0, indexed) -%}
     {%- endif -%}
+    {%- do hotcold_premake_step(spec) -%}
     {%- do adapter.commit() -%}
   {%- endfor -%}
   {%- do hotcold_fail_point('vacuum.after') -%}
