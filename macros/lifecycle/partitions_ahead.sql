@@ -10,7 +10,7 @@
     (storage.hot_store.lock_timeout_s). A partition whose lock is not had, or whose range the
     default partition already holds rows of (ATTACH would fail: they stay where they are, and
     rotate from there), is skipped with a note; the rotation never fails for it.
-    docs/decisions/0007-converting-a-table-to-partitions.md says why. -#}
+    docs/decisions/0006-converting-a-table-to-partitions.md says why. -#}
 
 {#- {'made': [names], 'skipped': [notes]} for one table; empty lists for a table hotcold did
     not convert, and on the embedded store. -#}

@@ -11,7 +11,7 @@ sequence names across, and ATTACH the old table as the partition FROM (MINVALUE)
 The parent was built beforehand with a DEFAULT partition (where a late row for a range that
 has no partition lands, instead of being refused) and the partitions from the boundary up to
 the as-of day + premake_days; each rotation then makes the next ones
-(macros/lifecycle/partitions_ahead.sql). Why this way: docs/decisions/0007-converting-a-table-to-partitions.md.
+(macros/lifecycle/partitions_ahead.sql). Why this way: docs/decisions/0006-converting-a-table-to-partitions.md.
 """
 
 from __future__ import annotations
