@@ -25,7 +25,10 @@
 {% macro hotcold_premake_partitions__postgres(spec) %}
   {%- set out = {'made': [], 'skipped': []} -%}
   {%- set s = hotcold_settings() -%}
-  {%- if not hotcold_scalar("select * from postgres_query('hot', " ~ hotcold_lit("SELECT to_regclass('hotcold.partitioned_by') IS NOT NULL") ~ ")") -%}
+  {#- No record (no table was converted), or one this role may not read: nothing to do. -#}
+  {%- if not hotcold_scalar("select * from postgres_query('hot', " ~ hotcold_lit(
+      "SELECT CASE WHEN EXISTS (SELECT FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'hotcold' AND c.relname = 'partitioned_by')
+              THEN has_schema_privilege('hotcold', 'USAGE') AND has_table_privilege('hotcold.partitioned_by', 'SELECT') ELSE false END") ~ ")") -%}
     {{ return(out) }}
   {%- endif -%}
   {%- set rel = hot_relation_pg(spec) -%}
