@@ -298,12 +298,20 @@
   {{ return(hotcold_delete_by_key(spec, stage, run_id, expected, snapshot)) }}
 {% endmacro %}
 
+{#- A range-partitioned table's partitions wholly before the cutoff leave whole, in the same
+    transaction (macros/lifecycle/partitions.sql); its other leaves, row by row. -#}
 {% macro hotcold_pg_delete_seen(spec, run_id, expected, snapshot) %}
   {%- set s = hotcold_settings() -%}
   {%- set seen = hotcold_pg_seen(snapshot) -%}
-  {{ return(hotcold_pg_counted(spec, run_id, 'delete',
-      "DELETE FROM " ~ hot_relation_pg(spec) ~ " t WHERE " ~ ages_out(spec, hotcold_current_run().cutoff, s.hot_intervals) ~ " AND " ~ seen.test ~ ";",
-      expected, exact=true, seen=seen)) }}
+  {%- set aged = ages_out(spec, hotcold_current_run().cutoff, s.hot_intervals) -%}
+  {%- set nodes = hotcold_partition_tree(spec, hotcold_current_run().cutoff) -%}
+  {%- if not nodes -%}
+    {{ return(hotcold_pg_counted(spec, run_id, 'delete',
+        "DELETE FROM " ~ hot_relation_pg(spec) ~ " t WHERE " ~ aged ~ " AND " ~ seen.test ~ ";",
+        expected, exact=true, seen=seen)) }}
+  {%- endif -%}
+  {%- set parts = hotcold_partition_statements(spec, run_id, nodes, aged, seen.test) -%}
+  {{ return(hotcold_pg_counted(spec, run_id, 'delete', parts.statements, expected, exact=true, seen=seen, declare=parts.declare, counted=true)) }}
 {% endmacro %}
 
 {#- The snapshot's visibility test on a row's 32-bit xmin (`t.xmin`). PostgreSQL's age(xid)
@@ -387,28 +395,33 @@
   {%- do run_query("CALL postgres_execute('hot', " ~ hotcold_lit(
       "CREATE SCHEMA IF NOT EXISTS hotcold;
        CREATE TABLE IF NOT EXISTS hotcold.step_results (run_id text, table_name text, step text, rows bigint, expected bigint, at timestamptz DEFAULT now());
+       ALTER TABLE hotcold.step_results ADD COLUMN IF NOT EXISTS seconds double precision;
+       CREATE TABLE IF NOT EXISTS hotcold.partition_log (run_id text, table_name text, partition text, action text, rows bigint, note text, at timestamptz DEFAULT now());
        " ~ then) ~ ", use_transaction=false)") -%}
 {% endmacro %}
 
 {#- Run `statements` in one DO block, so they commit or roll back together; the row count of
-    the last one is checked against `expected` (never more), recorded, and returned. With
-    exact=true a count other than `expected` rolls the statements back and returns -1. With
-    `seen` (hotcold_pg_seen), its declarations and its check come before the statements. -#}
-{% macro hotcold_pg_counted(spec, run_id, step, statements, expected, after='', exact=false, seen=none) %}
+    the last one (or, with counted=true, the `n` the statements add up themselves) is checked
+    against `expected` (never more), recorded, and returned. With exact=true a count other
+    than `expected` rolls the statements back and returns -1. With `seen` (hotcold_pg_seen),
+    its declarations and its check come before the statements; `declare` adds declarations. -#}
+{% macro hotcold_pg_counted(spec, run_id, step, statements, expected, after='', exact=false, seen=none, declare='', counted=false) %}
   {%- do hotcold_pg_results_table() -%}
-  {%- set declare = seen.declare if seen else '' -%}
+  {%- set declare = (seen.declare if seen else '') ~ declare -%}
   {%- set statements = (seen.check if seen else '') ~ statements -%}
   {#- The fail point delete.in_transaction aborts the transaction after the statements ran. -#}
   {%- set fail = " RAISE EXCEPTION 'hotcold: fail point " ~ step ~ ".in_transaction was armed (HOTCOLD_FAIL_AT)';"
       if env_var('HOTCOLD_FAIL_AT', '').split(':')[0] == step ~ '.in_transaction' else "" -%}
-  {%- set record = "INSERT INTO hotcold.step_results (run_id, table_name, step, rows, expected) VALUES (" ~ hotcold_lit(run_id) ~ ", "
-      ~ hotcold_lit(spec.name) ~ ", " ~ hotcold_lit(step) ~ ", " -%}
+  {#- `seconds`: the transaction's own time as PostgreSQL measures it (the hot side's cost, for
+      bench/run.py), from its start to this record. -#}
+  {%- set record = "INSERT INTO hotcold.step_results (run_id, table_name, step, seconds, rows, expected) VALUES (" ~ hotcold_lit(run_id) ~ ", "
+      ~ hotcold_lit(spec.name) ~ ", " ~ hotcold_lit(step) ~ ", extract(epoch FROM clock_timestamp() - now()), " -%}
   {#- A delete waits for the queries reading both tiers (python/hotcold/lock.py, TiersReadLock):
       none of them can have listed the lake's files before this run published and read the hot
       store after these rows left it. -#}
   {%- if step == 'delete' -%}{%- set statements = "PERFORM pg_advisory_xact_lock(hashtext('hotcold.tiers')); " ~ statements -%}{%- endif -%}
   {%- set body = "DO $hc$ DECLARE n bigint; " ~ declare ~ " BEGIN " ~ ("BEGIN " if exact else "") ~ statements ~ fail ~ "
-       GET DIAGNOSTICS n = ROW_COUNT;
+       " ~ ("" if counted else "GET DIAGNOSTICS n = ROW_COUNT;") ~ "
        IF n > " ~ expected ~ " THEN RAISE EXCEPTION 'hotcold: " ~ step ~ " matched % rows, more than the % verified', n, " ~ expected ~ "; END IF;
        " ~ ("IF n <> " ~ expected ~ " THEN RAISE EXCEPTION USING ERRCODE = 'HC001'; END IF;" if exact else "") ~ "
        " ~ record ~ "n, " ~ expected ~ ");

@@ -16,8 +16,9 @@
     {%- else -%}
       {%- set deleted = hot_delete_staged(spec, stage, invocation_id, expected) if expected > 0 else 0 -%}
       {%- set kept = expected - deleted -%}
-      {%- do hotcold_log_step('delete', spec.name, started, deleted, days, 0,
-          (kept ~ ' rows changed since export were kept for the next run') if kept else '') -%}
+      {%- set notes = [(kept ~ ' rows changed since export were kept for the next run')] if kept else [] -%}
+      {%- do notes.extend(hot_partition_notes(spec) if expected > 0 else []) -%}
+      {%- do hotcold_log_step('delete', spec.name, started, deleted, days, 0, notes | join('; ')) -%}
     {%- endif -%}
     {%- do adapter.commit() -%}
   {%- endfor -%}
@@ -60,10 +61,11 @@
     {%- set started = hotcold_now() -%}
     {%- set deleted = hotcold_scalar("select coalesce(sum(rows), 0) from _hotcold.step_log where step = 'delete' and run_id = "
         ~ hotcold_lit(invocation_id) ~ " and table_name = " ~ hotcold_lit(spec.name)) -%}
+    {%- set detail = 'nothing deleted, skipped' -%}
     {%- if deleted > 0 -%}
-      {%- do hot_vacuum(spec) -%}
+      {%- set detail = hot_vacuum_deleted(spec) -%}
     {%- endif -%}
-    {%- do hotcold_log_step('vacuum', spec.name, started, deleted, 0, 0, 'VACUUM (ANALYZE)' if deleted > 0 else 'nothing deleted, skipped') -%}
+    {%- do hotcold_log_step('vacuum', spec.name, started, deleted, 0, 0, detail) -%}
     {%- set started = hotcold_now() -%}
     {%- set indexed = '' if var('backfill', none) else hot_ensure_aging_indexes(spec) -%}
     {%- if indexed -%}

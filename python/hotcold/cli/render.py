@@ -34,6 +34,7 @@ def rotation(out: Console, report: RotationReport) -> None:
             t.add_column(col)
         for name, p in report.tables.items():
             t.add_row(name, n(p.rows), n(p.days), size(p.bytes), _day(p.first_day), _day(p.last_day))
+        t.caption = "\n".join(_leaving(name, p.partitions) for name, p in report.tables.items() if p.partitions) or None
     else:
         for col in ("table", "archived", "deleted from hot", "lake days written", "lake bytes written", "note"):
             t.add_column(col)
@@ -65,9 +66,21 @@ def status(out: Console, report: StatusReport) -> None:
         )
     out.print(t)
     for name, s in report.tables.items():
+        if s.hot.partitions:
+            out.print(_leaving(name, s.hot.partitions), highlight=False, soft_wrap=True)
         if s.hot.unfileable_rows:
             out.print(f"[yellow]warning:[/yellow] {name}: {s.hot.unfileable_rows:,} rows never age out: their time is NULL, infinite "
                       "or outside years 1-9999; fix them to archive them", highlight=False)
+
+
+def _leaving(name: str, plan) -> str:
+    """One line on how a partitioned table's aged rows leave (hot_stats.PartitionPlan)."""
+    if not plan.leaving:
+        return f"{name}: no partition wholly before the window; {n(plan.rows_by_delete)} rows by row-level delete"
+    names = [p.name for p in plan.leaving]
+    shown = ", ".join(names) if len(names) <= 4 else f"{names[0]}, {names[1]} ... {names[-1]}"
+    return (f"{name}: {len(names)} partitions leave whole by DETACH and DROP ({n(sum(p.rows for p in plan.leaving))} rows: {shown}); "
+            f"{n(plan.rows_by_delete)} rows by row-level delete")
 
 
 def backfill(out: Console, report: BackfillReport) -> None:

@@ -61,6 +61,7 @@ class TablePlan:
     bytes: int = 0
     first_day: date | None = None
     last_day: date | None = None
+    partitions: hot_stats.PartitionPlan | None = None  # a range-partitioned table: what leaves whole
 
 
 @dataclass
@@ -159,13 +160,14 @@ def _plan(config: Config, day: date, vars: dict) -> RotationReport:
     specs = [config.table(n) for n in vars["tables"]]
     cutoff = hot_stats.window_cutoff(day, vars.get("hot_days") or config.hot_days)
     days = hot_stats.aged_days(config, specs, cutoff)
+    partitions = hot_stats.partition_plans(config, specs, cutoff)
     report = RotationReport("dry-run", True, day, cutoff)
     for name, found in days.items():
         if found is None:
             raise HotColdError(f"table {config.hot.schema}.{name} not found in the hot store",
                                f"create it or fix tables.{name} in {config.path.name}")
         report.tables[name] = TablePlan(sum(d.rows for d in found), len(found), sum(d.bytes for d in found),
-                                        found[0].day if found else None, found[-1].day if found else None)
+                                        found[0].day if found else None, found[-1].day if found else None, partitions[name])
     return report
 
 

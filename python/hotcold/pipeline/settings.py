@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 from hotcold.store.lake import stage_root, staging_root
+from hotcold.store.partitions import TREE_SQL
 
 
 def run_settings(config) -> dict[str, Any]:
@@ -22,6 +23,7 @@ def run_settings(config) -> dict[str, Any]:
         "keep_detached": config.hot.keep_detached,
         "archive_schema": config.hot.archive_schema,
         "premake_days": config.hot.premake_days,
+        "partition_tree_sql": TREE_SQL,
         "hot_intervals": list(config.hot_intervals),
         "lake_root": str(config.lake_root),
         "auto_rotation_enabled": config.auto_rotation_enabled,

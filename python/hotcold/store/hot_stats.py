@@ -16,6 +16,7 @@ from hotcold.config import Config, TableSpec
 from hotcold.errors import HotColdError
 from hotcold.sqltext import lit as _lit
 from hotcold.sqltext import q as _q
+from hotcold.store.partitions import tree_sql
 
 # The lake files a row under year=/month=/day= of its UTC time; these are the first and last
 # times such a folder can name (window.sql: hotcold_first_day_sql, hotcold_last_time_sql).
@@ -39,6 +40,25 @@ class HotTableStats:
     unfileable_rows: int | None = None  # time NULL, infinite or outside years 1-9999: never age out
     note: str | None = None
     intervals: list[IntervalStats] = field(default_factory=list)
+    partitions: PartitionPlan | None = None  # a range-partitioned table: what leaves whole next run
+
+
+@dataclass
+class LeavingPartition:
+    """A partition the next rotation would detach and drop: its name (schema-qualified, as
+    PostgreSQL prints it) and rows."""
+
+    name: str
+    rows: int
+
+
+@dataclass
+class PartitionPlan:
+    """How a range-partitioned table's aged rows would leave: the partitions that go whole
+    (store/partitions.py says which), and the rows left to the row-level delete."""
+
+    leaving: list[LeavingPartition]
+    rows_by_delete: int
 
 
 @dataclass
@@ -111,6 +131,36 @@ def aged_days(config: Config, specs: list[TableSpec], cutoff: datetime) -> dict[
     return out
 
 
+def partition_plans(config: Config, specs: list[TableSpec], cutoff: datetime) -> dict[str, PartitionPlan | None]:
+    """Per table name: its PartitionPlan as of `cutoff`; None for a plain table, a missing one,
+    or a DuckDB hot store. What `rotate --dry-run` adds to its plan."""
+    with _session(config) as run:
+        out: dict[str, PartitionPlan | None] = {}
+        for spec in specs:
+            rel = _relation(run, config, spec)
+            out[spec.name] = None if rel is None else _partition_plan(run, rel, spec, cutoff, aging_predicate(spec, cutoff, config.hot_intervals, _q))
+        return out
+
+
+def _partition_plan(run, rel: str, spec: TableSpec, cutoff: datetime, pred: str) -> PartitionPlan | None:
+    # The rotation checks each partition's rows against its stage under the DETACH's lock; a
+    # plan can only check that they all age out (a partition holding a row that never does,
+    # NULL or infinite time, stays).
+    if run.kind != "postgres":
+        return None
+    nodes = run.fetch(tree_sql(rel, spec.time_column, cutoff.isoformat()))
+    if not nodes:
+        return None
+    leaving = []
+    for node in nodes:
+        if node[7]:  # leaves
+            (rows, aged), = run.fetch(f"SELECT count(*), count(*) FILTER (WHERE {pred}) FROM {node[0]} t")
+            if rows == aged:
+                leaving.append(LeavingPartition(node[0], int(rows)))
+    (aged,), = run.fetch(f"SELECT count(*) FROM {rel} t WHERE {pred}")
+    return PartitionPlan(leaving, int(aged) - sum(p.rows for p in leaving))
+
+
 def _table_stats(run, config: Config, spec: TableSpec, cutoff: datetime) -> HotTableStats:
     rel = _relation(run, config, spec)
     if rel is None:
@@ -152,6 +202,7 @@ def _table_stats(run, config: Config, spec: TableSpec, cutoff: datetime) -> HotT
         # fillfactor are not counted, so it errs low.
         pages = heap // block
         stats.reusable_bytes = max(0, int(heap) - stats.data_bytes - 4 * stats.rows - 24 * pages)
+    stats.partitions = _partition_plan(run, rel, spec, cutoff, pred)
     return stats
 
 
