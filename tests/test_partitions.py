@@ -311,3 +311,34 @@ def test_a_rotation_killed_around_the_partition_drop_with_a_live_writer_complete
     with psycopg.connect(pg_dsn) as conn:
         assert not {f"bars_{date(2026, 8, 25) + timedelta(days=i):%Y%m%d}" for i in range(60)} & leaves_of(conn), "partitions wholly aged still attached"
     assert hotcold.verify(config, deep=True).ok
+
+
+@pytest.mark.slow
+def test_a_new_empty_partition_is_indexed_beside_an_idle_transaction_and_an_invalid_index_is_rebuilt(tmp_path, pg_dsn):
+    """CREATE INDEX CONCURRENTLY waits for every older transaction in the database: a premade
+    (empty) partition takes a plain CREATE INDEX instead, so an idle session elsewhere does not
+    hang the rotation; an index a cut-short CONCURRENTLY build left invalid is built again."""
+    config = bars_config(tmp_path, pg_dsn)
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        create_bars(conn, "monthly")
+        write_bars(conn, date(2026, 9, 1), START, 0)
+    rotate(config, as_of=START)
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        conn.execute("CREATE TABLE bars_202701 PARTITION OF bars FOR VALUES FROM ('2027-01-01') TO ('2027-02-01')")
+    with psycopg.connect(pg_dsn) as idle:
+        # Idle in a repeatable-read transaction: its snapshot is older than any index build.
+        idle.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        idle.execute("SELECT count(*) FROM truth")
+        report = rotate(config, as_of=START + timedelta(days=1))
+        idle.rollback()
+    assert "bars_202701" in report.tables["bars"].steps["index"].detail
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        conn.execute("DROP INDEX bars_202611_ts_hotcold_idx")
+        with pytest.raises(psycopg.errors.UniqueViolation):  # three symbols share each ts: the build fails, the index stays invalid
+            conn.execute("CREATE UNIQUE INDEX CONCURRENTLY bars_202611_ts_hotcold_idx ON bars_202611 (ts)")
+    report = rotate(config, as_of=START + timedelta(days=1))
+    assert "bars_202611_ts_hotcold_idx, left invalid" in report.tables["bars"].steps["index"].detail
+    with psycopg.connect(pg_dsn) as conn:
+        rows = conn.execute("SELECT t.relname::text, c.relname::text, i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+                            " JOIN pg_class t ON t.oid = i.indrelid WHERE t.relname IN ('bars_202701', 'bars_202611') AND c.relname LIKE '%%hotcold%%'").fetchall()
+    assert {(t, v) for t, _, v in rows} == {("bars_202701", True), ("bars_202611", True)} and len(rows) == 4

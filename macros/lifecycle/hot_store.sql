@@ -209,18 +209,28 @@
   {%- set predicate = cold_interval(spec, hotcold_settings().hot_intervals) if spec.interval_column else none -%}
   {#- A partitioned table takes no CREATE INDEX CONCURRENTLY (and a plain CREATE INDEX on it
       would block writers to every partition): its leaf partitions get the indexes, each
-      concurrently; a partition made later gets them on the next run. -#}
+      concurrently; a partition made later gets them on the next run, while it is still empty
+      (premade) by a plain CREATE INDEX under lock_timeout, which unlike CONCURRENTLY does not
+      wait for every older transaction in the database to end. One query lists every leaf's
+      indexes: the cost of this check must not grow with the partitions kept. -#}
+  {%- set leaves = "(select relid from pg_partition_tree(" ~ hotcold_lit(rel) ~ "::regclass) where isleaf union select " ~ hotcold_lit(rel) ~ "::regclass)" -%}
   {%- set targets = hotcold_rows("select * from postgres_query('hot', " ~ hotcold_lit(
       "select '\"' || replace(n.nspname, '\"', '\"\"') || '\".\"' || replace(c.relname, '\"', '\"\"') || '\"' as rel,
-              c.relname::text as name, n.nspname::text as schema
-         from (select relid from pg_partition_tree(" ~ hotcold_lit(rel) ~ "::regclass) where isleaf
-               union select " ~ hotcold_lit(rel) ~ "::regclass) p
-         join pg_class c on c.oid = p.relid join pg_namespace n on n.oid = c.relnamespace
+              c.relname::text as name, n.nspname::text as schema, pg_relation_size(c.oid) = 0 as empty
+         from " ~ leaves ~ " p join pg_class c on c.oid = p.relid join pg_namespace n on n.oid = c.relnamespace
         where c.relkind = 'r' order by 1") ~ ")") -%}
+  {%- set indexes = hotcold_rows("select * from postgres_query('hot', " ~ hotcold_lit(
+      "select '\"' || replace(n.nspname, '\"', '\"\"') || '\".\"' || replace(t.relname, '\"', '\"\"') || '\"' as rel,
+              c.relname::text as name, a.attname::text as leading,
+              i.indpred is not null as partial, i.indisvalid as valid
+         from pg_index i join pg_class c on c.oid = i.indexrelid join pg_class t on t.oid = i.indrelid
+         join pg_namespace n on n.oid = t.relnamespace
+         join pg_attribute a on a.attrelid = i.indrelid and a.attnum = i.indkey[0]
+        where i.indrelid in " ~ leaves) ~ ")") -%}
   {%- set statements = [] -%}
   {%- set notes = [] -%}
   {%- for target in targets -%}
-    {%- do hotcold_aging_indexes_of(spec, target, predicate, statements, notes) -%}
+    {%- do hotcold_aging_indexes_of(spec, target, indexes | selectattr('rel', 'equalto', target.rel) | list, predicate, statements, notes) -%}
   {%- endfor -%}
   {%- if statements and not hotcold_scalar("select * from postgres_query('hot', " ~ hotcold_lit(
       "select pg_has_role(relowner, 'USAGE') from pg_class where oid = " ~ hotcold_lit(rel) ~ "::regclass") ~ ")") -%}
@@ -237,27 +247,41 @@
 {% endmacro %}
 
 {#- The statements (and notes) that give one plain table, or one leaf partition (`target`:
-    rel, its quoted name; name; schema), the indexes the rotation reads through: on the time
-    column, and the partial one on rows of non-hot intervals (`predicate`, none without an
-    interval column). -#}
-{% macro hotcold_aging_indexes_of(spec, target, predicate, statements, notes) %}
+    rel, its quoted name; name; schema; empty), the indexes the rotation reads through: on the
+    time column, and the partial one on rows of non-hot intervals (`predicate`, none without
+    an interval column). `indexes`: the target's (name, leading column, partial, valid). An
+    index left invalid (a CONCURRENTLY build cut short) counts as none: it is dropped and
+    built again. -#}
+{% macro hotcold_aging_indexes_of(spec, target, indexes, predicate, statements, notes) %}
   {%- set rel = target.rel -%}
   {%- set ts = hotcold_q(spec.time_column) -%}
   {%- set aging = 'hotcold_aging_' ~ local_md5(rel ~ ' ' ~ predicate)[:16] if predicate else none -%}
-  {%- set indexes = hotcold_rows("select * from postgres_query('hot', " ~ hotcold_lit(
-      "select c.relname::text as name, a.attname::text as leading, i.indpred is not null as partial
-         from pg_index i join pg_class c on c.oid = i.indexrelid join pg_attribute a on a.attrelid = i.indrelid and a.attnum = i.indkey[0]
-        where i.indrelid = " ~ hotcold_lit(rel) ~ "::regclass") ~ ")") -%}
-  {%- set names = indexes | map(attribute='name') | list -%}
-  {%- if not (indexes | selectattr('leading', 'equalto', spec.time_column) | rejectattr('partial') | list) -%}
+  {%- set valid = indexes | selectattr('valid') | list -%}
+  {%- set names = valid | map(attribute='name') | list -%}
+  {%- for broken in indexes | rejectattr('valid') if broken.name.startswith('hotcold_') or broken.name.endswith('_hotcold_idx') -%}
+    {%- do statements.append("DROP INDEX CONCURRENTLY IF EXISTS " ~ hotcold_q(target.schema) ~ "." ~ hotcold_q(broken.name)) -%}
+    {%- do notes.append("dropped index " ~ broken.name ~ ", left invalid by a build cut short, to build it again") -%}
+  {%- endfor -%}
+  {#- An empty partition takes a plain CREATE INDEX at once; one whose lock is not had in
+      lock_timeout is left for the next run. -#}
+  {%- set wanted = [] -%}
+  {%- if not (valid | selectattr('leading', 'equalto', spec.time_column) | rejectattr('partial') | list) -%}
     {%- set idx = hotcold_q(target.name ~ '_' ~ spec.time_column ~ '_hotcold_idx') -%}
-    {%- do statements.append("CREATE INDEX CONCURRENTLY IF NOT EXISTS " ~ idx ~ " ON " ~ rel ~ " (" ~ ts ~ ")") -%}
+    {%- do wanted.append(idx ~ " ON " ~ rel ~ " (" ~ ts ~ ")") -%}
     {%- do notes.append("created index " ~ idx ~ " on " ~ rel ~ " (" ~ spec.time_column ~ ") so archival reads only aged rows") -%}
   {%- endif -%}
   {%- if aging and aging not in names -%}
-    {%- do statements.append("CREATE INDEX CONCURRENTLY IF NOT EXISTS " ~ hotcold_q(aging) ~ " ON " ~ rel ~ " (" ~ ts ~ ") WHERE " ~ predicate) -%}
+    {%- do wanted.append(hotcold_q(aging) ~ " ON " ~ rel ~ " (" ~ ts ~ ") WHERE " ~ predicate) -%}
     {%- do notes.append("created index " ~ aging ~ " on " ~ rel ~ " (" ~ spec.time_column ~ ") where " ~ predicate ~ " so rows of other intervals are found without reading the table") -%}
   {%- endif -%}
+  {%- for index in wanted -%}
+    {%- if target.empty -%}
+      {%- do statements.append("DO $hc$ BEGIN PERFORM set_config('lock_timeout', " ~ hotcold_lit(hotcold_settings().lock_timeout_ms ~ 'ms') ~ ", true); "
+          ~ "CREATE INDEX IF NOT EXISTS " ~ index ~ "; EXCEPTION WHEN lock_not_available THEN NULL; END $hc$") -%}
+    {%- else -%}
+      {%- do statements.append("CREATE INDEX CONCURRENTLY IF NOT EXISTS " ~ index) -%}
+    {%- endif -%}
+  {%- endfor -%}
   {%- for stale in names if stale.startswith('hotcold_aging_') and stale != aging -%}
     {%- do statements.append("DROP INDEX CONCURRENTLY IF EXISTS " ~ hotcold_q(target.schema) ~ "." ~ hotcold_q(stale)) -%}
     {%- do notes.append("dropped index " ~ stale ~ ", made for other hot_intervals") -%}
