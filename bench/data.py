@@ -83,9 +83,20 @@ def fill_market_data(pg, rel: str, shape: Shape) -> None:
     pg.execute(f"VACUUM ANALYZE {rel}")
 
 
-def fill_calendar_days(pg, rel: str, symbols: int, first: date, last: date) -> None:
-    """Daily bars on every calendar day, so that each day of a rotation ages the same rows."""
-    create_table(pg, rel)
+def fill_calendar_days(pg, rel: str, symbols: int, first: date, last: date, *, partitioned: bool = False) -> None:
+    """Daily bars on every calendar day, so that each day of a rotation ages the same rows.
+    partitioned=True: the table is range-partitioned by day on ts, a partition a day from
+    `first` to a week after `last`, and a default partition."""
+    if partitioned:
+        pg.execute(TABLE.split(";")[0].format(rel=rel) + " PARTITION BY RANGE (ts)")
+        pg.execute(f"CREATE INDEX ON {rel} (ts)")
+        day = first
+        while day <= last + timedelta(days=7):
+            pg.execute(f"CREATE TABLE {rel}_{day:%Y%m%d} PARTITION OF {rel} FOR VALUES FROM ('{day}') TO ('{day + timedelta(days=1)}')")
+            day += timedelta(days=1)
+        pg.execute(f"CREATE TABLE {rel}_default PARTITION OF {rel} DEFAULT")
+    else:
+        create_table(pg, rel)
     insert_bars(pg, rel, "1day", symbols, first, last, "1 day", max_dow=7)
     pg.execute(f"VACUUM ANALYZE {rel}")
 

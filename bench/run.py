@@ -10,7 +10,11 @@ Creates a PostgreSQL database of its own (dropped at the end) and, in order:
      a query across tiers holds), lake against reference.market_data;
   4. delete baseline: a bare DELETE of the aged rows + VACUUM on reference.market_data;
   5. daily rotation of one aging day with 1x and 10x the history in the table;
-  6. peak memory: rotate again on a table of --rows / 10.
+  6. peak memory: rotate again on a table of --rows / 10;
+  7. partitioned tables: the hot-side cost (the delete's transaction in PostgreSQL, and
+     VACUUM) of the first rotation and of each daily one, whole partitions leaving by DETACH
+     and DROP against today's row-level DELETE + VACUUM of the same rows on a plain table,
+     with 1x (30 aged days) and 10x (300) history; the 10x tables hold about --rows rows.
 Prints one table of ratios and writes JSON (--json). Times vary with the machine; the ratios,
 measured side by side, are what to compare.
 """
@@ -55,6 +59,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=5, help="runs of each query; the best counts")
     ap.add_argument("--days", type=int, default=3, help="daily rotations on each side; the median counts")
     ap.add_argument("--compression", default="snappy", help="storage.lake.compression for hotcold's lake and the pandas job's (default snappy, hotcold's default)")
+    ap.add_argument("--only", choices=["partitioned"], help="run one section alone (its own rows of the table)")
     ap.add_argument("--json", type=Path, default=BENCH / "results" / "bench.json")
     args = ap.parse_args()
     if args.rows < 100_000:
@@ -86,6 +91,9 @@ class Bench:
 
     def run(self) -> dict:
         out = {"machine": machine(), "rows": self.args.rows, "shape": self.shape.describe(), "compression": self.args.compression}
+        if self.args.only == "partitioned":
+            out["partitioned"] = self.partitioned()
+            return out
         self.fill()
         out["archive"] = self.archive()
         out["cold_queries"] = self.cold_queries()
@@ -93,6 +101,7 @@ class Bench:
         out["archive"]["bare_delete"] = self.bare_delete()
         out["daily"] = self.daily()
         out["memory"] = self.memory(out["archive"]["rotate"]["peak_rss_mb"])
+        out["partitioned"] = self.partitioned()
         self.pg.close()
         return out
 
@@ -212,6 +221,34 @@ class Bench:
         log(f"  {wall:.1f} s, peak {rss:.0f} MB (at {self.args.rows:,} rows: {big_rss:.0f} MB)")
         return {"small_rows": small.rows, "small_peak_rss_mb": rss, "large_rows": self.args.rows, "large_peak_rss_mb": big_rss}
 
+    def partitioned(self) -> dict:
+        """Per history (1x, 10x) and table kind (partitioned, plain): the hot-side seconds of
+        the first rotation and the median of --days daily ones. Hot side: the delete step's
+        own transaction as PostgreSQL timed it (hotcold.step_results.seconds), plus the VACUUM
+        step; the stage, export and publish are the same work on both kinds."""
+        per_day = max(50, self.args.rows // (HOT_DAYS * 11 + self.args.days))
+        out = {"rows_per_day": per_day}
+        for history, aged_days in (("1x", HOT_DAYS), ("10x", HOT_DAYS * 10)):
+            first, last = AS_OF - timedelta(days=HOT_DAYS + aged_days), AS_OF + timedelta(days=self.args.days)
+            for kind in ("partitioned", "plain"):
+                schema = f"part_{history}_{kind}"
+                self.pg.execute(f"CREATE SCHEMA {schema}")
+                fill_calendar_days(self.pg, f"{schema}.market_data", per_day, first, last, partitioned=kind == "partitioned")
+                config = self.config(schema, schema, HOT_DAYS)
+                runs = []
+                for i in range(self.args.days + 1):
+                    report, wall, _ = rotate(config, AS_OF + timedelta(days=i))
+                    t = report["tables"]["market_data"]
+                    expected = aged_days * per_day if i == 0 else per_day
+                    if t["deleted_rows"] != expected:
+                        raise SystemExit(f"{schema}: rotation {i} took {t['deleted_rows']:,} rows from the hot store, expected {expected:,}")
+                    in_pg = self.pg.execute("SELECT seconds FROM hotcold.step_results WHERE run_id = %s AND step = 'delete'", [report["run_id"]]).fetchone()[0]
+                    runs.append(in_pg + t["steps"]["vacuum"]["seconds"])
+                    log(f"partitioned tables: {schema} rotation {i}: {t['deleted_rows']:,} rows, hot side {runs[-1]:.3f} s "
+                        f"(delete {in_pg:.3f} s in PostgreSQL, vacuum step {t['steps']['vacuum']['seconds']:.3f} s)")
+                out[f"{history}_{kind}"] = {"first_s": runs[0], "daily_s": median(runs[1:]), "daily_runs_s": runs[1:], "table_rows": (aged_days + HOT_DAYS + self.args.days + 1) * per_day}
+        return out
+
     def config(self, name: str, schema: str, hot_days: int) -> Path:
         home = self.work / name
         home.mkdir()
@@ -243,6 +280,11 @@ def rotate(config: Path, as_of) -> tuple[dict, float, float]:
 
 
 def print_table(r: dict) -> None:
+    if "archive" not in r:  # --only partitioned
+        print(f"\nhotcold benchmark, partitioned tables: {r['partitioned']['rows_per_day']:,} rows a day; machine: {r['machine']}")
+        for name, ours, base, ratio, target in partitioned_rows(r["partitioned"]):
+            print(f"{name:<66} {ours:>10} {base:>10} {ratio:>8.2f}x  {target}")
+        return
     a, steps = r["archive"], r["archive"]["rotate"]["steps"]
     export = steps["stage"] + steps["export"]
     # PostgreSQL computes its fingerprint of each day inside the stage's statement; verify
@@ -261,6 +303,7 @@ def print_table(r: dict) -> None:
     ]
     for q in r["cold_queries"]:
         rows.append((f"cold: {q['query']} vs PostgreSQL", f"{q['lake_s'] * 1000:.0f} ms", f"{q['postgres_s'] * 1000:.0f} ms", q["ratio"], q["target"]))
+    rows += partitioned_rows(r["partitioned"])
     rows.append(("rotate peak RSS, 10x vs 1x rows", f"{m['large_peak_rss_mb']:.0f} MB", f"{m['small_peak_rss_mb']:.0f} MB",
                  m["large_peak_rss_mb"] / m["small_peak_rss_mb"], "<= 1.2x"))
     print(f"\nhotcold benchmark: {r['rows']:,} rows ({r['shape']}), lake compression {r['compression']}")
@@ -271,6 +314,20 @@ def print_table(r: dict) -> None:
     print("commands (s, a new process each): " + ", ".join(f"hotcold {k} {v:.2f}" for k, v in r["commands"].items()) + "; target under 1.5 s each")
     print("\nrotate steps (s): " + ", ".join(f"{k} {v:.1f}" for k, v in steps.items())
           + f"; then the history index {a['rotate']['history_index_s']:.1f}; wall {a['rotate']['wall_s']:.1f} s including process and dbt start-up")
+
+
+def partitioned_rows(p: dict) -> list[tuple]:
+    """The partitioned section's lines: (measure, hotcold, baseline, ratio, target)."""
+    rows = []
+    for history in ("1x", "10x"):
+        part, plain = p[f"{history}_partitioned"], p[f"{history}_plain"]
+        rows.append((f"partitioned {history}: first rotation, hot side vs plain DELETE+VACUUM", f"{part['first_s']:.2f} s", f"{plain['first_s']:.2f} s",
+                     plain["first_s"] / part["first_s"], ">= 10x faster"))
+        rows.append((f"partitioned {history}: daily rotation, hot side vs plain DELETE+VACUUM", f"{part['daily_s'] * 1000:.0f} ms", f"{plain['daily_s'] * 1000:.0f} ms",
+                     plain["daily_s"] / part["daily_s"], ">= 50x faster"))
+    rows.append(("partitioned: daily hot side, 10x vs 1x history", f"{p['10x_partitioned']['daily_s'] * 1000:.0f} ms", f"{p['1x_partitioned']['daily_s'] * 1000:.0f} ms",
+                 p["10x_partitioned"]["daily_s"] / p["1x_partitioned"]["daily_s"], "<= 1.2x the time"))
+    return rows
 
 
 def machine() -> str:

@@ -43,6 +43,10 @@ def test_bench_runs_end_to_end_and_reports_every_ratio(pg_server_dsn, tmp_path):
     assert "hotcold status" in proc.stdout
     assert r["daily"]["10x"]["table_rows"] > 9 * r["daily"]["1x"]["table_rows"]
     assert r["memory"]["small_peak_rss_mb"] > 0 and r["memory"]["large_peak_rss_mb"] > 0
-    for line in ("export (stage + COPY) vs raw binary COPY", "delete + vacuum vs bare DELETE + VACUUM", "rotate peak RSS"):
+    p = r["partitioned"]
+    assert set(p) == {"rows_per_day", "1x_partitioned", "1x_plain", "10x_partitioned", "10x_plain"}
+    assert p["10x_plain"]["table_rows"] > 5 * p["1x_plain"]["table_rows"] and all(p[k]["first_s"] > 0 and p[k]["daily_s"] > 0 for k in p if k != "rows_per_day")
+    for line in ("export (stage + COPY) vs raw binary COPY", "delete + vacuum vs bare DELETE + VACUUM", "rotate peak RSS",
+                 "partitioned 10x: daily rotation, hot side vs plain DELETE+VACUUM", "partitioned: daily hot side, 10x vs 1x history"):
         assert line in proc.stdout
     assert bench_databases(pg_server_dsn) <= before  # it dropped the database it made
