@@ -17,7 +17,7 @@ from typing import Callable
 from hotcold.config import Config
 from hotcold.dbt import runner as dbt_runner
 from hotcold.errors import HotColdError
-from hotcold.ops.report import as_json
+from hotcold.ops.report import as_json, go_ahead
 from hotcold.ops.rotation import RotationReport, check_hot_days, parse_as_of, rotate
 from hotcold.sqltext import q
 from hotcold.store import hot_stats
@@ -118,13 +118,8 @@ def cleanup(
         report.reclaim = reclaim
         present = report.present
         report.actions = _actions(report, present)
-        if dry_run:
-            report.mode = "dry-run"
+        if not go_ahead(report, dry_run, confirm):
             return report
-        if confirm is not None and not confirm(report):
-            report.mode = "cancelled"
-            return report
-        report.mode = "live"
         if report.aged_rows:
             report.rotation = rotate(config, as_of=report.as_of, tables=present, force=True, hot_days=report.hot_days, on_step=on_step)
         if reclaim == "full" and present:

@@ -25,7 +25,7 @@ from typing import Callable
 from hotcold.config import Config
 from hotcold.errors import HotColdError
 from hotcold.faults import fail_point
-from hotcold.ops.report import as_json
+from hotcold.ops.report import as_json, go_ahead
 from hotcold.ops.rotation import parse_as_of
 from hotcold.sqltext import lit, q
 from hotcold.store.hot_store import connect_pg
@@ -125,13 +125,8 @@ def convert(
     with rotation_lock(config):
         plan = _plan(config, table, by, parse_as_of(as_of), config.hot.premake_days if premake_days is None else premake_days)
         report = plan.report
-        if dry_run:
-            report.mode = "dry-run"
+        if not go_ahead(report, dry_run, confirm):
             return report
-        if confirm is not None and not confirm(report):
-            report.mode = "cancelled"
-            return report
-        report.mode = "live"
         _run(config, plan)
     report.seconds = round(time.monotonic() - started, 3)
     return report

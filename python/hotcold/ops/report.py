@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import fields, is_dataclass
 from datetime import date, datetime
+from typing import Callable
 
 
 def as_json(value):
@@ -26,3 +27,17 @@ def as_json(value):
     if isinstance(value, (date, datetime)):
         return value.isoformat()
     return value
+
+
+def go_ahead(report, dry_run: bool, confirm: Callable[[object], bool] | None) -> bool:
+    """For a command that shows its plan before it changes anything (cleanup, partition): sets
+    `report.mode` to "dry-run", "cancelled" (`confirm(report)` said no) or "live", and returns
+    True only for "live"."""
+    if dry_run:
+        report.mode = "dry-run"
+        return False
+    if confirm is not None and not confirm(report):
+        report.mode = "cancelled"
+        return False
+    report.mode = "live"
+    return True
