@@ -127,6 +127,7 @@ def test_a_partman_table_rotates_night_after_night_and_partman_keeps_premaking(t
         write_bars(conn, today - timedelta(days=HISTORY_DAYS), today - timedelta(days=1), 0)
         settings = part_config(conn)
         assert conn.execute("SELECT partition_tablename FROM partman.show_partitions('public.bars', p_include_default := true) LIMIT 1").fetchone()[0] == "bars_default"
+    assert hotcold.archival_status(config, today).tables["bars"].hot.partman_retention is None  # a safe setting: no warning
     seen = {}
     for n in range(5):
         night = today + timedelta(days=n)
@@ -184,6 +185,8 @@ def test_partman_retention_shorter_than_hot_days_loses_rows_hotcold_never_had(tm
         assert sorted(by_partman.values()) == [today - timedelta(days=HISTORY_DAYS - i) for i in range(HISTORY_DAYS - 10)]
         handed = sorted(tuple(r) for r in conn.execute(f"SELECT {COLUMNS} FROM bars").fetchall())  # what the rotation is given
         truth = truth_rows(conn)
+    # status says so: the retention can drop partitions hotcold has not archived.
+    assert hotcold.archival_status(config, today).tables["bars"].hot.partman_retention == "10 days"
     report = rotate(config, as_of=today)
     assert report.warnings == [] and hotcold.verify(config, deep=True).ok  # hotcold sees nothing wrong
     hot, lake = union_rows(config, "bars", COLUMNS)

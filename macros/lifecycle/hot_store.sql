@@ -334,7 +334,7 @@
         "DELETE FROM " ~ hot_relation_pg(spec) ~ " t WHERE " ~ aged ~ " AND " ~ seen.test ~ ";",
         expected, exact=true, seen=seen)) }}
   {%- endif -%}
-  {%- set parts = hotcold_partition_statements(spec, run_id, nodes, aged, seen.test) -%}
+  {%- set parts = hotcold_partition_statements(spec, run_id, nodes, aged, seen.test, hotcold_current_run().cutoff) -%}
   {{ return(hotcold_pg_counted(spec, run_id, 'delete', parts.statements, expected, exact=true, seen=seen, declare=parts.declare, counted=true)) }}
 {% endmacro %}
 

@@ -25,16 +25,28 @@
     partition in turn, whole or, failing that, row by row. They add the rows that left to `n`
     and log each partition's fate in hotcold.partition_log. `aged` and `seen` are the tests
     on a row `t`. Returns the statements and the extra PL/pgSQL declarations they need. -#}
-{% macro hotcold_partition_statements(spec, run_id, nodes, aged, seen) %}
+{% macro hotcold_partition_statements(spec, run_id, nodes, aged, seen, cutoff) %}
   {%- set s = hotcold_settings() -%}
   {%- set log = "INSERT INTO hotcold.partition_log (run_id, table_name, partition, action, rows, note) VALUES (" ~ hotcold_lit(run_id) ~ ", " ~ hotcold_lit(spec.name) ~ ", " -%}
   {%- set timeout = "PERFORM set_config('lock_timeout', " ~ hotcold_lit(s.lock_timeout_ms ~ 'ms') ~ ", true); " -%}
   {%- set untimed = "PERFORM set_config('lock_timeout', hc_lock_timeout, true); " -%}
   {%- set out = ["n := 0; "] -%}
-  {%- for leaf in nodes if leaf.isleaf and not leaf.under -%}
+  {#- Leaves that may hold rows older than the cutoff, each alone; the rows of the newer ones
+      that age out (non-hot intervals) by one DELETE on the table limited to times at or after
+      the cutoff, which partition pruning keeps off the older partitions. A row both reach is
+      deleted once: the second finds it gone. Each logs the partitions it deleted from, which
+      the vacuum step then VACUUMs, and no other. -#}
+  {%- for leaf in nodes if leaf.isleaf and not leaf.under and leaf.holds_older -%}
     {%- do out.append("DELETE FROM ONLY " ~ leaf.rel ~ " t WHERE " ~ aged ~ " AND " ~ seen ~ "; GET DIAGNOSTICS hc_k = ROW_COUNT; n := n + hc_k; "
         ~ "IF hc_k > 0 THEN " ~ log ~ hotcold_lit(leaf.rel) ~ ", 'deleted', hc_k, ''); END IF; ") -%}
   {%- endfor -%}
+  {%- if spec.interval_column -%}
+    {%- do out.append("WITH d AS (DELETE FROM " ~ hot_relation_pg(spec) ~ " t WHERE " ~ hotcold_q(spec.time_column) ~ " >= " ~ hotcold_lit(cutoff) ~ "::timestamptz AND "
+        ~ aged ~ " AND " ~ seen ~ " RETURNING t.tableoid), g AS (INSERT INTO hotcold.partition_log (run_id, table_name, partition, action, rows, note) "
+        ~ "SELECT " ~ hotcold_lit(run_id) ~ ", " ~ hotcold_lit(spec.name) ~ ", format('%I.%I', pn.nspname, pc.relname), 'deleted', count(*), '' FROM d "
+        ~ "JOIN pg_class pc ON pc.oid = d.tableoid JOIN pg_namespace pn ON pn.oid = pc.relnamespace GROUP BY 3 RETURNING rows) "
+        ~ "SELECT coalesce(sum(rows), 0) INTO hc_k FROM g; n := n + hc_k; ") -%}
+  {%- endif -%}
   {#- A partition dropped leaves a gap in the ranges: a late row for it must land somewhere
       rather than be refused (no partition of relation found for row), so a parent without a
       DEFAULT partition gets one first; if it cannot (lock, name taken), its partitions stay. -#}
@@ -59,7 +71,7 @@
     {%- do out.append("hc_whole := false; hc_note := CASE WHEN hc_blocked THEN 'the lock to detach was not had (see the first partition)' ELSE 'no DEFAULT partition could be made to take late rows' END; "
         ~ "IF " ~ ready ~ " AND NOT hc_blocked THEN BEGIN "
         ~ timeout ~ "ALTER TABLE " ~ node.parent_rel ~ " DETACH PARTITION " ~ node.rel ~ "; " ~ untimed
-        ~ "SELECT count(*), count(*) FILTER (WHERE " ~ aged ~ " AND " ~ seen ~ ") INTO hc_all, hc_k FROM " ~ node.rel ~ " t; "
+        ~ "SELECT count(*), count(*) FILTER (WHERE " ~ (seen if node.all_aged else aged ~ " AND " ~ seen) ~ ") INTO hc_all, hc_k FROM " ~ node.rel ~ " t; "
         ~ "IF hc_all <> hc_k THEN RAISE EXCEPTION '% of its % rows were written, changed or kept since the stage', hc_all - hc_k, hc_all; END IF; "
         ~ away ~ "n := n + hc_all; hc_whole := true; "
         ~ "EXCEPTION WHEN lock_not_available THEN hc_blocked := true; "
@@ -101,7 +113,7 @@
   {%- endif -%}
   {%- set deleted = rows | selectattr('action', 'equalto', 'deleted') | list -%}
   {%- if deleted and whole -%}
-    {%- do notes.append(deleted | sum(attribute='rows') ~ " rows deleted row by row from " ~ deleted | map(attribute='partition') | join(', ')) -%}
+    {%- do notes.append(deleted | sum(attribute='rows') ~ " rows deleted row by row from " ~ deleted | map(attribute='partition') | unique | join(', ')) -%}
   {%- endif -%}
   {%- for r in rows if r.note and r.action in ('deleted', 'default made', 'no default') -%}
     {%- do notes.append(r.partition ~ ": " ~ r.action ~ (" (" ~ r.note ~ ")")) -%}
@@ -116,14 +128,14 @@
     Returns the step's note. -#}
 {% macro hot_vacuum_deleted(spec) %}
   {%- set logged = hotcold_partition_outcome(spec, invocation_id) if hotcold_settings().hot_kind == 'postgres' else [] -%}
-  {%- set deleted = logged | selectattr('action', 'equalto', 'deleted') | selectattr('rows', '>', 0) | list -%}
+  {%- set deleted = logged | selectattr('action', 'equalto', 'deleted') | selectattr('rows', '>', 0) | map(attribute='partition') | unique | list -%}
   {%- if not logged -%}
     {%- do hot_vacuum(spec) -%}
     {{ return('VACUUM (ANALYZE)') }}
   {%- endif -%}
-  {%- for r in deleted -%}
+  {%- for partition in deleted -%}
     {%- do adapter.commit() -%}
-    {%- do adapter.execute("CALL postgres_execute('hot', " ~ hotcold_lit("VACUUM (ANALYZE) " ~ r.partition) ~ ", use_transaction=false)", auto_begin=false) -%}
+    {%- do adapter.execute("CALL postgres_execute('hot', " ~ hotcold_lit("VACUUM (ANALYZE) " ~ partition) ~ ", use_transaction=false)", auto_begin=false) -%}
   {%- endfor -%}
-  {{ return(('VACUUM (ANALYZE) of ' ~ deleted | map(attribute='partition') | join(', ')) if deleted else 'no rows deleted row by row: no VACUUM') }}
+  {{ return(('VACUUM (ANALYZE) of ' ~ deleted | join(', ')) if deleted else 'no rows deleted row by row: no VACUUM') }}
 {% endmacro %}

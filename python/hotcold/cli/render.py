@@ -68,6 +68,10 @@ def status(out: Console, report: StatusReport) -> None:
     for name, s in report.tables.items():
         if s.hot.partitions:
             out.print(_leaving(name, s.hot.partitions), highlight=False, soft_wrap=True)
+        if s.hot.partman_retention:
+            out.print(f"[yellow]warning:[/yellow] {name}: pg_partman's retention ({escape(s.hot.partman_retention)}) can drop partitions hotcold has not "
+                      "archived: set it to NULL (hotcold drops them) or well beyond hot_days with retention_keep_table = true",
+                      highlight=False, soft_wrap=True)
         if s.hot.unfileable_rows:
             out.print(f"[yellow]warning:[/yellow] {name}: {s.hot.unfileable_rows:,} rows never age out: their time is NULL, infinite "
                       "or outside years 1-9999; fix them to archive them", highlight=False)

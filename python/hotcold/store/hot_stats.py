@@ -41,6 +41,7 @@ class HotTableStats:
     note: str | None = None
     intervals: list[IntervalStats] = field(default_factory=list)
     partitions: PartitionPlan | None = None  # a range-partitioned table: what leaves whole next run
+    partman_retention: str | None = None  # pg_partman's retention, when it can drop a partition hotcold has not archived
 
 
 @dataclass
@@ -161,6 +162,21 @@ def _partition_plan(run, rel: str, spec: TableSpec, cutoff: datetime, pred: str)
     return PartitionPlan(leaving, int(aged) - sum(p.rows for p in leaving))
 
 
+def _risky_partman_retention(run, rel: str, hot_days: int) -> str | None:
+    """pg_partman's `retention` for table `rel` (its part_config, in whatever schema the
+    extension lives) when partman would drop partitions within hot_days + 1 days, or drop them
+    at all (retention_keep_table false): it drops them whether or not hotcold archived them.
+    None otherwise (no partman, no retention, or a safe one)."""
+    (schema,), = run.fetch("SELECT (SELECT n.nspname::text FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_partman')")
+    if schema is None:
+        return None
+    found = run.fetch(f"SELECT retention FROM {_q(schema)}.part_config WHERE retention IS NOT NULL"
+                      f" AND (NOT retention_keep_table OR retention::interval <= make_interval(days => {int(hot_days) + 1}))"
+                      f" AND parent_table = (SELECT n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                      f" WHERE c.oid = {_lit(rel)}::regclass)")
+    return found[0][0] if found else None
+
+
 def _table_stats(run, config: Config, spec: TableSpec, cutoff: datetime) -> HotTableStats:
     rel = _relation(run, config, spec)
     if rel is None:
@@ -203,6 +219,8 @@ def _table_stats(run, config: Config, spec: TableSpec, cutoff: datetime) -> HotT
         pages = heap // block
         stats.reusable_bytes = max(0, int(heap) - stats.data_bytes - 4 * stats.rows - 24 * pages)
     stats.partitions = _partition_plan(run, rel, spec, cutoff, pred)
+    if stats.partitions is not None:
+        stats.partman_retention = _risky_partman_retention(run, rel, config.hot_days)
     return stats
 
 

@@ -21,8 +21,9 @@ from hotcold.sqltext import lit
 # Markers the caller replaces with SQL literals: the table's quoted name, the time column's
 # name, the cutoff (ISO, UTC). Rows: rel (quoted name), name, schema, parent_rel, parent_name,
 # parent_schema, isleaf; leaves (the topmost partitions wholly before the cutoff), under (it
-# or an ancestor leaves), parent_default (its parent has a DEFAULT partition). No rows for a
-# table that is not partitioned.
+# or an ancestor leaves), parent_default (its parent has a DEFAULT partition), all_aged (its
+# bound holds only rows that age out), holds_older (its bound lets it hold rows older than the
+# cutoff). No rows for a table that is not partitioned.
 TREE_SQL = """WITH node AS (
   SELECT t.relid, t.parentrelid, t.isleaf,
          format('%I.%I', n.nspname, c.relname) AS rel, c.relname::text AS name, n.nspname::text AS schema,
@@ -41,7 +42,9 @@ bounded AS (
   -- every hotcold session): how ages_out compares a timestamp without time zone too. NULL for
   -- the default partition and for MAXVALUE, which lie after every time.
   SELECT node.*, CASE WHEN by_time AND bound <> 'DEFAULT'
-                      THEN (regexp_match(bound, 'TO \\(''([^'']*)''\\)$'))[1]::timestamptz END AS upper_bound
+                      THEN (regexp_match(bound, 'TO \\(''([^'']*)''\\)$'))[1]::timestamptz END AS upper_bound,
+         CASE WHEN by_time AND bound <> 'DEFAULT'
+              THEN (regexp_match(bound, '^FOR VALUES FROM \\(''([^'']*)''\\)'))[1]::timestamptz END AS lower_bound
     FROM node),
 flagged AS (
   -- The newest range of a parent stays whatever its age: pg_partman (and any tool that makes
@@ -54,7 +57,13 @@ SELECT f.rel, f.name, f.schema, f.parent_rel, f.parent_name, f.parent_schema, f.
        f.whole AND NOT EXISTS (SELECT FROM pg_partition_ancestors(f.relid) a JOIN flagged g ON g.relid = a.relid
                                 WHERE a.relid <> f.relid AND g.whole) AS leaves,
        EXISTS (SELECT FROM pg_partition_ancestors(f.relid) a JOIN flagged g ON g.relid = a.relid WHERE g.whole) AS under,
-       EXISTS (SELECT FROM node d WHERE d.parentrelid = f.parentrelid AND d.bound = 'DEFAULT') AS parent_default
+       EXISTS (SELECT FROM node d WHERE d.parentrelid = f.parentrelid AND d.bound = 'DEFAULT') AS parent_default,
+       -- Its bound alone makes every row it can hold age out (fileable, older than the cutoff):
+       -- the check under the lock then tests each row's version only.
+       coalesce(f.whole AND f.lower_bound >= '0001-01-01 00:00:00+00'::timestamptz, false) AS all_aged,
+       -- Its bound lets it hold rows older than the cutoff (its own, or a range above it: the
+       -- default partition, MINVALUE, a level partitioned by something else).
+       NOT coalesce(f.lower_bound >= @cutoff@::timestamptz, false) AS holds_older
   FROM flagged f ORDER BY f.rel"""
 
 
