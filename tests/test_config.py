@@ -394,7 +394,7 @@ def test_unknown_key_under_either_hot_store_names_no_union_tag(tmp_path, kind):
     cfg = base()
     cfg["storage"]["hot_store"] = {"type": kind, "dsn": "host=127.0.0.1 dbname=d", "shcema": "x"}
     err = rejects(tmp_path, cfg, "unknown config key 'storage.hot_store.shcema'")
-    assert err.fix == "allowed keys under 'storage.hot_store': dsn, lock_timeout_s, path, schema, type"
+    assert err.fix == "allowed keys under 'storage.hot_store': dsn, lock_timeout_s, partitions, path, schema, type"
     assert kind not in str(err)
 
 
@@ -540,3 +540,17 @@ def test_lock_timeout_defaults_to_five_seconds(tmp_path):
     assert load_dict(tmp_path, cfg).hot.lock_timeout_s == 5.0
     cfg["storage"]["hot_store"]["lock_timeout_s"] = 0.5
     assert load_dict(tmp_path, cfg).hot.lock_timeout_s == 0.5
+
+
+def test_hot_store_partitions_keys_are_checked(tmp_path):
+    cfg = base()
+    cfg["storage"]["hot_store"] = {"type": "postgres", "dsn": "host=127.0.0.1 dbname=d",
+                                   "partitions": {"keep_detached": True, "archive_schema": "old_bars", "premake_days": 3}}
+    path = tmp_path / "unified_config.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    hot = hotcold.load_config(path).hot
+    assert (hot.keep_detached, hot.archive_schema, hot.premake_days) == (True, "old_bars", 3)
+    cfg["storage"]["hot_store"]["partitions"] = {"archive_schema": "old bars"}
+    rejects(tmp_path, cfg, "'storage.hot_store.partitions.archive_schema' is not a plain SQL identifier")
+    cfg["storage"]["hot_store"]["partitions"] = {"premake_days": 400}
+    rejects(tmp_path, cfg, "'storage.hot_store.partitions.premake_days'")
