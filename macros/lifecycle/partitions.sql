@@ -54,9 +54,10 @@
   {%- for node in nodes if node.leaves and not node.parent_default and node.parent_rel not in landing -%}
     {%- set flag = 'hc_landing_' ~ loop.index -%}
     {%- do landing.update({node.parent_rel: flag}) -%}
-    {%- set made = hotcold_q(node.parent_schema) ~ "." ~ hotcold_q((node.parent_name ~ '_default')[:63]) -%}
+    {%- set default_name = (node.parent_name ~ '_default')[:63] -%}
+    {%- set made = hotcold_q(node.parent_schema) ~ "." ~ hotcold_q(default_name) -%}
     {%- do out.append("BEGIN " ~ timeout ~ "CREATE TABLE " ~ made ~ " PARTITION OF " ~ node.parent_rel ~ " DEFAULT; " ~ untimed ~ flag ~ " := true; "
-        ~ log ~ "format('%I.%I', " ~ hotcold_lit(node.parent_schema) ~ ", " ~ hotcold_lit((node.parent_name ~ '_default')[:63]) ~ "), 'default made', 0, 'the landing place of late rows for dropped ranges'); "
+        ~ log ~ "format('%I.%I', " ~ hotcold_lit(node.parent_schema) ~ ", " ~ hotcold_lit(default_name) ~ "), 'default made', 0, 'the landing place of late rows for dropped ranges'); "
         ~ "EXCEPTION WHEN OTHERS THEN " ~ log ~ hotcold_lit(node.parent_rel) ~ ", 'no default', 0, SQLERRM); END; ") -%}
   {%- endfor -%}
   {%- set archive = hotcold_q(s.archive_schema) -%}
